@@ -1,0 +1,74 @@
+"""The application factory: settings in, a FastAPI app out, nothing global."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from livestream import __version__
+from livestream.api import health
+from livestream.api.container import Container
+from livestream.api.errors import install_error_handlers
+from livestream.api.middleware import RequestContextMiddleware
+from livestream.api.spa import default_web_dist, mount_spa
+from livestream.auth.router import router as auth_router
+from livestream.config import Settings, get_settings
+from livestream.follows.router import router as follows_router
+from livestream.logging import configure_logging
+from livestream.users.router import router as users_router
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container = Container.build(settings)
+        app.state.container = container
+        try:
+            yield
+        finally:
+            await container.close()
+
+    app = FastAPI(
+        title="LiveStream Pro API",
+        version=__version__,
+        description="Live video for small and mid-size creators. Errors are `{\"error\", \"code\"}` bodies.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth_router)
+    app.include_router(users_router)
+    app.include_router(follows_router)
+    mount_spa(app, settings.web_dist or default_web_dist())
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with its 422 responses replaced by our 400 error body."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            responses.pop("422", None)
+    components = schema.get("components", {}).get("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema

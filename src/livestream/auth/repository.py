@@ -1,0 +1,61 @@
+"""All queries on refresh tokens and revoked access tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livestream.auth.models import RefreshToken, RevokedAccessToken
+
+
+class TokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_refresh(self, token: RefreshToken) -> None:
+        self.session.add(token)
+        await self.session.flush()
+
+    async def get_refresh_by_hash(self, token_hash: str) -> RefreshToken | None:
+        result = await self.session.execute(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+        return result.scalar_one_or_none()
+
+    async def mark_rotated(self, token_id: uuid.UUID, now: datetime) -> bool:
+        """Claim a token for rotation; False when another request claimed it first."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.token_id == token_id, RefreshToken.rotated_at.is_(None),
+                   RefreshToken.revoked_at.is_(None))
+            .values(rotated_at=now)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+    async def revoke_user_families(self, user_id: uuid.UUID, now: datetime, *,
+                                   keep_family: uuid.UUID | None = None) -> None:
+        query = update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        if keep_family is not None:
+            query = query.where(RefreshToken.family_id != keep_family)
+        await self.session.execute(query.values(revoked_at=now))
+
+    async def revoke_access(self, jti: str, user_id: uuid.UUID, expires_at: datetime) -> None:
+        if await self.session.get(RevokedAccessToken, jti) is None:
+            self.session.add(RevokedAccessToken(jti=jti, user_id=user_id, expires_at=expires_at))
+            await self.session.flush()
+
+    async def access_revoked(self, jti: str) -> bool:
+        result = await self.session.execute(select(exists().where(RevokedAccessToken.jti == jti)))
+        return bool(result.scalar())
+
+    async def purge_expired(self, now: datetime) -> None:
+        await self.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now))
+        await self.session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now))

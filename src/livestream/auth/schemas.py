@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from livestream.users.schemas import Email, Password, UserPrivate, Username
+
+
+class RegisterRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    email: Email
+    password: Password
+
+
+class LoginRequest(BaseModel):
+    """Sign in with ``login`` (email or username); ``email`` or ``username`` are accepted as aliases."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    login: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    email: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    username: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+    include_refresh_token: bool = Field(
+        default=False, description="Also return the refresh token in the body (for non-browser clients)"
+    )
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> LoginRequest:
+        given = [v for v in (self.login, self.email, self.username) if v]
+        if len(given) != 1:
+            raise ValueError("give exactly one of login, email or username")
+        return self
+
+    @property
+    def identity(self) -> str:
+        return self.login or self.email or self.username or ""
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    include_refresh_token: bool = False
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires")
+    user: UserPrivate
+    refresh_token: str | None = Field(default=None, description="Only when include_refresh_token was set")

@@ -1,0 +1,91 @@
+"""Settings, all read from ``LS_*`` environment variables."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets that ship in examples or that people type when they are in a hurry.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "changethis", "secret", "dev", "development", "test", "password"}
+)
+MIN_SECRET_LENGTH = 32
+
+
+class InsecureSettingsError(ValueError):
+    """Raised when a setting is unsafe for the selected environment."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LS_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "production"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    rtmp_port: int = Field(default=1935, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8000"
+    database_url: str = "sqlite+aiosqlite:///var/livestream.db"
+    redis_url: str | None = None
+    media_dir: Path = Path("var/media")
+    var_dir: Path = Path("var")
+    web_dist: Path | None = None
+    secret_key: str = ""
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    jwt_issuer: str = "livestream"
+    jwt_audience: str = "livestream-api"
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
+    # Never lock the real owner out for longer than this, whatever the attacker does.
+    login_lockout_seconds: int = Field(default=15 * 60, ge=1, le=15 * 60)
+    log_level: str = "INFO"
+    log_json: bool = True
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        weak = self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(self.secret_key) < MIN_SECRET_LENGTH
+        if weak and self.env == "production":
+            raise InsecureSettingsError(
+                "LS_SECRET_KEY is missing, a placeholder or shorter than "
+                f"{MIN_SECRET_LENGTH} characters; set a random one (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))') or LS_ENV=development"
+            )
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def development_secret(var_dir: Path) -> str:
+    """The local secret ``make run`` keeps under ``var/`` so tokens survive restarts."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if settings.env != "production" and len(settings.secret_key) < MIN_SECRET_LENGTH:
+        settings = settings.model_copy(update={"secret_key": development_secret(settings.var_dir)})
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,13 @@
+"""Every table, imported in one place so Alembic and tests see the whole schema."""
+
+from livestream.archives.models import Archive
+from livestream.auth.models import RefreshToken, RevokedAccessToken
+from livestream.db import Base
+from livestream.follows.models import Follow
+from livestream.notifications.models import Notification
+from livestream.streams.models import Stream
+from livestream.tips.models import Transaction
+from livestream.users.models import User
+
+__all__ = ["Archive", "Base", "Follow", "Notification", "RefreshToken", "RevokedAccessToken", "Stream",
+           "Transaction", "User"]

@@ -1,0 +1,81 @@
+"""HTTP for profiles and account changes, and the follower/following lists of a user."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from livestream.api.deps import AuthServiceDep, CurrentUser, OptionalUser, SessionDep
+from livestream.api.pagination import PageParams, page_params
+from livestream.api.responses import errors
+from livestream.auth.router import RefreshCookie
+from livestream.follows.repository import FollowRepository
+from livestream.follows.schemas import FollowListItem
+from livestream.follows.service import FollowService
+from livestream.pagination import Page
+from livestream.users.models import User
+from livestream.users.repository import UserRepository
+from livestream.users.schemas import UserPrivate, UserPublic, UserUpdate
+from livestream.users.service import UserService
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def _services(session: SessionDep) -> tuple[UserService, FollowService]:
+    users = UserRepository(session)
+    return UserService(users), FollowService(FollowRepository(session), users)
+
+
+Services = Annotated[tuple[UserService, FollowService], Depends(_services)]
+
+
+async def _public(user: User, viewer: User | None, services: tuple[UserService, FollowService]) -> UserPublic:
+    users, follows = services
+    follow_id = await follows.viewer_follow_id(viewer.user_id if viewer else None, user.user_id)
+    return await users.public_profile(user, viewer_follow_id=follow_id)
+
+
+@router.get("/me", response_model=UserPrivate, responses=errors(401), operation_id="getMe")
+async def get_me(user: CurrentUser, services: Services) -> UserPrivate:
+    return await services[0].private_profile(user)
+
+
+@router.get("/by-username/{username}", response_model=UserPublic, responses=errors(401, 404),
+            operation_id="getUserByUsername")
+async def get_user_by_username(username: Annotated[str, Path(max_length=50)], viewer: OptionalUser,
+                               services: Services) -> UserPublic:
+    user = await services[0].get_by_username(username)
+    return await _public(user, viewer, services)
+
+
+@router.get("/{user_id}", response_model=UserPublic, responses=errors(401, 404), operation_id="getUser")
+async def get_user(user_id: uuid.UUID, viewer: OptionalUser, services: Services) -> UserPublic:
+    user = await services[0].get(user_id)
+    return await _public(user, viewer, services)
+
+
+@router.put("/{user_id}", response_model=UserPrivate, responses=errors(401, 403, 404, 409),
+            operation_id="updateUser")
+async def update_user(user_id: uuid.UUID, body: UserUpdate, actor: CurrentUser, services: Services,
+                      auth: AuthServiceDep, refresh_cookie: RefreshCookie = None) -> UserPrivate:
+    user, password_changed = await services[0].update(actor.user_id, user_id, body)
+    if password_changed:
+        # A new password ends every other signed-in session; this one stays.
+        await auth.end_other_sessions(user.user_id, keep_family=await auth.family_of(refresh_cookie))
+    return await services[0].private_profile(user)
+
+
+@router.get("/{user_id}/followers", response_model=Page[FollowListItem], responses=errors(404),
+            operation_id="listFollowers")
+async def list_followers(user_id: uuid.UUID, page: PageDep, services: Services) -> Page[FollowListItem]:
+    return await services[1].list(user_id, "followers", limit=page.limit, cursor=page.cursor)
+
+
+@router.get("/{user_id}/following", response_model=Page[FollowListItem], responses=errors(404),
+            operation_id="listFollowing")
+async def list_following(user_id: uuid.UUID, page: PageDep, services: Services) -> Page[FollowListItem]:
+    return await services[1].list(user_id, "following", limit=page.limit, cursor=page.cursor)

@@ -1,0 +1,105 @@
+"""Accounts: registration, profiles, updates. No HTTP here; the request scope commits."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+
+from livestream.db import utcnow
+from livestream.security import hash_password, verify_password
+from livestream.users import errors
+from livestream.users.models import User
+from livestream.users.passwords import is_common
+from livestream.users.repository import UserRepository
+from livestream.users.schemas import UserPrivate, UserPublic, UserUpdate
+
+
+class UserService:
+    def __init__(self, users: UserRepository) -> None:
+        self.users = users
+
+    async def register(self, *, username: str, email: str, password: str) -> User:
+        if is_common(password) or password.lower() in (username.lower(), email.lower()):
+            raise errors.WeakPassword()
+        await self._ensure_free(username=username, email=email)
+        user = User(username=username, email=email, password_hash=hash_password(password))
+        try:
+            return await self.users.add(user)
+        except IntegrityError as exc:
+            # Two registrations raced past the checks above; the unique indexes decided.
+            raise await self._conflict_for(username, email) from exc
+
+    async def get(self, user_id: uuid.UUID) -> User:
+        user = await self.users.get(user_id)
+        if user is None:
+            raise errors.UserNotFound()
+        return user
+
+    async def get_by_username(self, username: str) -> User:
+        user = await self.users.get_by_username(username)
+        if user is None:
+            raise errors.UserNotFound()
+        return user
+
+    async def update(self, actor_id: uuid.UUID, user_id: uuid.UUID, change: UserUpdate) -> tuple[User, bool]:
+        """Apply a profile change; returns the user and whether the password changed."""
+        user = await self.get(user_id)
+        if actor_id != user_id:
+            raise errors.NotYourAccount()
+        sensitive = (change.email is not None and change.email != user.email.lower()) or change.password is not None
+        if sensitive:
+            if not change.current_password:
+                raise errors.CurrentPasswordRequired()
+            if not verify_password(change.current_password, user.password_hash):
+                raise errors.WrongPassword()
+        if change.username is not None and change.username != user.username:
+            if await self.users.username_taken(change.username, excluding=user.user_id):
+                raise errors.UsernameTaken()
+            user.username = change.username
+        if change.email is not None and change.email != user.email:
+            if await self.users.email_taken(change.email, excluding=user.user_id):
+                raise errors.EmailTaken()
+            user.email = change.email
+        if change.display_name is not None:
+            user.display_name = change.display_name or None
+        if change.bio is not None:
+            user.bio = change.bio or None
+        password_changed = False
+        if change.password is not None:
+            if is_common(change.password) or change.password.lower() == user.username.lower():
+                raise errors.WeakPassword()
+            user.password_hash = hash_password(change.password)
+            password_changed = True
+        user.updated_at = utcnow()
+        try:
+            await self.users.flush()
+        except IntegrityError as exc:
+            raise await self._conflict_for(user.username, user.email, excluding=user.user_id) from exc
+        return user, password_changed
+
+    async def public_profile(self, user: User, *, viewer_follow_id: uuid.UUID | None = None) -> UserPublic:
+        followers, following = await self.users.follow_counts(user.user_id)
+        return UserPublic.model_validate(user).model_copy(
+            update={"follower_count": followers, "following_count": following,
+                    "viewer_follow_id": viewer_follow_id}
+        )
+
+    async def private_profile(self, user: User) -> UserPrivate:
+        followers, following = await self.users.follow_counts(user.user_id)
+        return UserPrivate.model_validate(user).model_copy(
+            update={"follower_count": followers, "following_count": following}
+        )
+
+    async def _ensure_free(self, *, username: str, email: str) -> None:
+        if await self.users.username_taken(username):
+            raise errors.UsernameTaken()
+        if await self.users.email_taken(email):
+            raise errors.EmailTaken()
+
+    async def _conflict_for(self, username: str, email: str, *,
+                            excluding: uuid.UUID | None = None) -> errors.UsernameTaken | errors.EmailTaken:
+        await self.users.rollback()
+        if await self.users.username_taken(username, excluding=excluding):
+            return errors.UsernameTaken()
+        return errors.EmailTaken()
