@@ -12,8 +12,9 @@ import typer
 
 from livestream.config import InsecureSettingsError, Settings, load_settings
 
-app = typer.Typer(help="LiveStream Pro: live video for small and mid-size creators.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="LiveStream Pro: live video for small and mid-size creators.", no_args_is_help=True, add_completion=False
+)
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
@@ -84,8 +85,9 @@ def openapi(output: Annotated[Path | None, typer.Option(help="Write to this file
 def user_create(
     username: Annotated[str, typer.Argument(help="3–50 letters, digits or _")],
     email: Annotated[str, typer.Argument(help="Email address")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
-                                          help="Password (prompted if omitted)")],
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Password (prompted if omitted)")
+    ],
 ) -> None:
     """Create an account (for the first creator or an operator)."""
     from pydantic import ValidationError
@@ -119,7 +121,8 @@ async def _create_user(settings: Settings, body: object) -> str:
     try:
         async with db.sessionmaker() as session:
             user = await UserService(UserRepository(session)).register(
-                username=body.username, email=body.email, password=body.password)
+                username=body.username, email=body.email, password=body.password
+            )
             await session.commit()
             return str(user.user_id)
     finally:

@@ -17,7 +17,7 @@ PLACEHOLDER_SECRETS = frozenset(
 MIN_SECRET_LENGTH = 32
 
 
-class InsecureSettingsError(ValueError):
+class InsecureSettingsError(RuntimeError):
     """Raised when a setting is unsafe for the selected environment."""
 
 

@@ -12,8 +12,9 @@ class AppError(Exception):
     # Most errors undo the request's writes; a few (a detected token replay) must keep them.
     keeps_changes: ClassVar[bool] = False
 
-    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         self.detail = message or self.message
         self.headers = headers or {}
         self.extra = extra or {}
@@ -64,8 +65,9 @@ class TooManyRequests(AppError):
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         self.retry_after = max(1, retry_after)
-        super().__init__(message, headers={"Retry-After": str(self.retry_after)},
-                         extra={"retry_after": self.retry_after})
+        super().__init__(
+            message, headers={"Retry-After": str(self.retry_after)}, extra={"retry_after": self.retry_after}
+        )
 
 
 class ServiceUnavailable(AppError):

@@ -10,8 +10,20 @@ import structlog
 
 # Keys whose values never reach a log line, whatever a caller passes.
 REDACTED_KEYS = frozenset(
-    {"password", "current_password", "new_password", "token", "access_token", "refresh_token",
-     "authorization", "cookie", "set-cookie", "secret", "secret_key", "stream_key"}
+    {
+        "password",
+        "current_password",
+        "new_password",
+        "token",
+        "access_token",
+        "refresh_token",
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "secret",
+        "secret_key",
+        "stream_key",
+    }
 )
 
 

@@ -9,5 +9,14 @@ from livestream.streams.models import Stream
 from livestream.tips.models import Transaction
 from livestream.users.models import User
 
-__all__ = ["Archive", "Base", "Follow", "Notification", "RefreshToken", "RevokedAccessToken", "Stream",
-           "Transaction", "User"]
+__all__ = [
+    "Archive",
+    "Base",
+    "Follow",
+    "Notification",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "Stream",
+    "Transaction",
+    "User",
+]

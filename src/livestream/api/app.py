@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="LiveStream Pro API",
         version=__version__,
-        description="Live video for small and mid-size creators. Errors are `{\"error\", \"code\"}` bodies.",
+        description='Live video for small and mid-size creators. Errors are `{"error", "code"}` bodies.',
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )

@@ -76,8 +76,9 @@ bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/l
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-async def optional_auth(request: Request, auth: AuthServiceDep,
-                        credentials: BearerDep) -> tuple[User, AccessClaims] | None:
+async def optional_auth(
+    request: Request, auth: AuthServiceDep, credentials: BearerDep
+) -> tuple[User, AccessClaims] | None:
     if credentials is None:
         return None
     user, claims = await auth.authenticate(credentials.credentials)

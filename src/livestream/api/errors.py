@@ -44,8 +44,15 @@ class ErrorBody(BaseModel):
     retry_after: int | None = None
 
 
-def error_response(request: Request, status: int, code: str, message: str, *,
-                   headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> JSONResponse:
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "error": message,
         "code": code,
@@ -56,8 +63,7 @@ def error_response(request: Request, status: int, code: str, message: str, *,
         "request_id": request.scope.get("state", {}).get("request_id"),
     }
     body.update(extra or {})
-    return JSONResponse(body, status_code=status, headers=headers,
-                          media_type="application/json")
+    return JSONResponse(body, status_code=status, headers=headers, media_type="application/json")
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -81,8 +87,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str, dict[str
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
-        return error_response(request, exc.status_code, exc.code, exc.detail, headers=exc.headers,
-                              extra=exc.extra)
+        return error_response(request, exc.status_code, exc.code, exc.detail, headers=exc.headers, extra=exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -93,8 +98,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
-        return error_response(request, exc.status_code, code, message,
-                              headers=dict(exc.headers) if exc.headers else None)
+        return error_response(
+            request, exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

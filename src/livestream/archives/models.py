@@ -16,8 +16,9 @@ class Archive(TimestampMixin, Base):
     )
 
     archive_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    stream_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("streams.stream_id", ondelete="CASCADE"),
-                                                 nullable=False, index=True)
+    stream_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("streams.stream_id", ondelete="CASCADE"), nullable=False, index=True
+    )
     s3_key: Mapped[str] = mapped_column(String(500), nullable=False)
     duration: Mapped[int] = mapped_column(Integer, nullable=False)
     file_size: Mapped[int] = mapped_column(BigInteger, nullable=False)

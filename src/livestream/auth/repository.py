@@ -27,8 +27,9 @@ class TokenRepository:
         """Claim a token for rotation; False when another request claimed it first."""
         result = await self.session.execute(
             update(RefreshToken)
-            .where(RefreshToken.token_id == token_id, RefreshToken.rotated_at.is_(None),
-                   RefreshToken.revoked_at.is_(None))
+            .where(
+                RefreshToken.token_id == token_id, RefreshToken.rotated_at.is_(None), RefreshToken.revoked_at.is_(None)
+            )
             .values(rotated_at=now)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -40,8 +41,9 @@ class TokenRepository:
             .values(revoked_at=now)
         )
 
-    async def revoke_user_families(self, user_id: uuid.UUID, now: datetime, *,
-                                   keep_family: uuid.UUID | None = None) -> None:
+    async def revoke_user_families(
+        self, user_id: uuid.UUID, now: datetime, *, keep_family: uuid.UUID | None = None
+    ) -> None:
         query = update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
         if keep_family is not None:
             query = query.where(RefreshToken.family_id != keep_family)

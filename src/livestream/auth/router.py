@@ -50,30 +50,40 @@ def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserPrivate,
-             responses=errors(409), operation_id="register")
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserPrivate,
+    responses=errors(409),
+    operation_id="register",
+)
 async def register(body: RegisterRequest, session: SessionDep) -> UserPrivate:
     service = UserService(UserRepository(session))
     user = await service.register(username=body.username, email=body.email, password=body.password)
     return await service.private_profile(user)
 
 
-@router.post("/login", response_model=TokenResponse,
-             responses=errors(401, 429), operation_id="login")
-async def login(body: LoginRequest, request: Request, response: Response, auth: AuthServiceDep,
-                container: ContainerDep) -> TokenResponse:
-    issued = await auth.login(body.identity, body.password, address=_client_address(request),
-                              user_agent=request.headers.get("user-agent"))
+@router.post("/login", response_model=TokenResponse, responses=errors(401, 429), operation_id="login")
+async def login(
+    body: LoginRequest, request: Request, response: Response, auth: AuthServiceDep, container: ContainerDep
+) -> TokenResponse:
+    issued = await auth.login(
+        body.identity, body.password, address=_client_address(request), user_agent=request.headers.get("user-agent")
+    )
     _set_refresh_cookie(response, container, issued.refresh_token)
     private = await UserService(auth.users).private_profile(issued.user)
     return _token_response(issued, private, include_refresh=body.include_refresh_token)
 
 
-@router.post("/refresh", response_model=TokenResponse,
-             responses=errors(401), operation_id="refresh")
-async def refresh(request: Request, response: Response, auth: AuthServiceDep, container: ContainerDep,
-                  cookie: RefreshCookie = None,
-                  body: Annotated[RefreshRequest | None, Body()] = None) -> TokenResponse:
+@router.post("/refresh", response_model=TokenResponse, responses=errors(401), operation_id="refresh")
+async def refresh(
+    request: Request,
+    response: Response,
+    auth: AuthServiceDep,
+    container: ContainerDep,
+    cookie: RefreshCookie = None,
+    body: Annotated[RefreshRequest | None, Body()] = None,
+) -> TokenResponse:
     token = (body.refresh_token if body else None) or cookie
     if not token:
         raise InvalidRefreshToken("No refresh token: log in first")
@@ -83,11 +93,14 @@ async def refresh(request: Request, response: Response, auth: AuthServiceDep, co
     return _token_response(issued, private, include_refresh=bool(body and body.include_refresh_token))
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401),
-             operation_id="logout")
-async def logout(response: Response, auth: AuthServiceDep, credentials: BearerDep,
-                 cookie: RefreshCookie = None,
-                 body: Annotated[RefreshRequest | None, Body()] = None) -> Response:
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401), operation_id="logout")
+async def logout(
+    response: Response,
+    auth: AuthServiceDep,
+    credentials: BearerDep,
+    cookie: RefreshCookie = None,
+    body: Annotated[RefreshRequest | None, Body()] = None,
+) -> Response:
     claims = auth.decode_access(credentials.credentials) if credentials else None
     await auth.logout(refresh_token=(body.refresh_token if body else None) or cookie, claims=claims)
     response.status_code = status.HTTP_204_NO_CONTENT

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from livestream.users.schemas import Email, Password, UserPrivate, Username
+from livestream.users.schemas import Email, Password, Username, UserPrivate
 
 
 class RegisterRequest(BaseModel):
@@ -49,7 +49,7 @@ class RefreshRequest(BaseModel):
 
 class TokenResponse(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int = Field(description="Seconds until the access token expires")
     user: UserPrivate
     refresh_token: str | None = Field(default=None, description="Only when include_refresh_token was set")

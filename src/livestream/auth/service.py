@@ -38,8 +38,15 @@ class IssuedSession:
 
 
 class AuthService:
-    def __init__(self, users: UserRepository, tokens: TokenRepository, codec: JWTCodec, secret_key: str,
-                 refresh_lifetime: timedelta, throttle: LoginThrottle | None = None) -> None:
+    def __init__(
+        self,
+        users: UserRepository,
+        tokens: TokenRepository,
+        codec: JWTCodec,
+        secret_key: str,
+        refresh_lifetime: timedelta,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
         self.users = users
         self.tokens = tokens
         self.codec = codec
@@ -121,13 +128,20 @@ class AuthService:
         now = utcnow()
         access_token, claims = self.codec.issue(user.user_id, now=now)
         refresh_token = new_opaque_token()
-        await self.tokens.add_refresh(RefreshToken(
-            user_id=user.user_id,
-            family_id=family_id,
-            token_hash=self._hash(refresh_token),
-            expires_at=now + self.refresh_lifetime,
-            user_agent=(user_agent or "")[:255] or None,
-        ))
+        await self.tokens.add_refresh(
+            RefreshToken(
+                user_id=user.user_id,
+                family_id=family_id,
+                token_hash=self._hash(refresh_token),
+                expires_at=now + self.refresh_lifetime,
+                user_agent=(user_agent or "")[:255] or None,
+            )
+        )
         expires_in = int((claims.expires_at - now).total_seconds())
-        return IssuedSession(user=user, access_token=access_token, expires_in=expires_in,
-                             refresh_token=refresh_token, family_id=family_id)
+        return IssuedSession(
+            user=user,
+            access_token=access_token,
+            expires_in=expires_in,
+            refresh_token=refresh_token,
+            family_id=family_id,
+        )

@@ -26,8 +26,10 @@ class LoginThrottle:
 
     async def check(self, identity: str, address: str) -> None:
         """Refuse before any password work when either counter is spent."""
-        for key, limit in ((self._account_key(identity), self.max_per_account),
-                           (self._address_key(address), self.max_per_address)):
+        for key, limit in (
+            (self._account_key(identity), self.max_per_account),
+            (self._address_key(address), self.max_per_address),
+        ):
             state = await self.counters.peek(key)
             if state.count >= limit:
                 raise TooManyRequests(state.retry_after, "Too many failed logins; try again later")

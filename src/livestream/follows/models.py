@@ -18,7 +18,9 @@ class Follow(TimestampMixin, Base):
     )
 
     follow_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    follower_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.user_id", ondelete="CASCADE"),
-                                                   nullable=False)
-    following_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.user_id", ondelete="CASCADE"),
-                                                    nullable=False)
+    follower_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False
+    )
+    following_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False
+    )

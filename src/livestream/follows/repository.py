@@ -9,8 +9,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livestream.pagination import Cursor
 from livestream.follows.models import Follow
+from livestream.pagination import Cursor
 from livestream.users.models import User
 
 
@@ -41,8 +41,9 @@ class FollowRepository:
         await self.session.delete(follow)
         await self.session.flush()
 
-    async def page(self, user_id: uuid.UUID, direction: Literal["followers", "following"], *,
-                   limit: int, cursor: Cursor | None) -> list[tuple[Follow, User]]:
+    async def page(
+        self, user_id: uuid.UUID, direction: Literal["followers", "following"], *, limit: int, cursor: Cursor | None
+    ) -> list[tuple[Follow, User]]:
         """Newest first. ``followers`` lists who follows ``user_id``; ``following`` whom it follows."""
         if direction == "followers":
             anchor, other = Follow.following_id, Follow.follower_id
@@ -56,9 +57,11 @@ class FollowRepository:
             .limit(limit)
         )
         if cursor is not None:
-            query = query.where(or_(
-                Follow.created_at < cursor.created_at,
-                and_(Follow.created_at == cursor.created_at, Follow.follow_id < cursor.id),
-            ))
+            query = query.where(
+                or_(
+                    Follow.created_at < cursor.created_at,
+                    and_(Follow.created_at == cursor.created_at, Follow.follow_id < cursor.id),
+                )
+            )
         result = await self.session.execute(query)
         return [(row[0], row[1]) for row in result.all()]

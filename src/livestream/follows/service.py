@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from livestream.pagination import Cursor, Page
 from livestream.follows import errors
 from livestream.follows.models import Follow
 from livestream.follows.repository import FollowRepository
 from livestream.follows.schemas import FollowListItem
+from livestream.pagination import Cursor, Page
 from livestream.users.errors import UserNotFound
 from livestream.users.repository import UserRepository
 from livestream.users.schemas import UserSummary
@@ -46,16 +46,18 @@ class FollowService:
         follow = await self.follows.find(viewer_id, user_id)
         return follow.follow_id if follow else None
 
-    async def list(self, user_id: uuid.UUID, direction: Literal["followers", "following"], *,
-                   limit: int, cursor: Cursor | None) -> Page[FollowListItem]:
+    async def list(
+        self, user_id: uuid.UUID, direction: Literal["followers", "following"], *, limit: int, cursor: Cursor | None
+    ) -> Page[FollowListItem]:
         if await self.users.get(user_id) is None:
             raise UserNotFound()
         rows = await self.follows.page(user_id, direction, limit=limit + 1, cursor=cursor)
         has_more = len(rows) > limit
         rows = rows[:limit]
         items = [
-            FollowListItem(follow_id=follow.follow_id, user=UserSummary.model_validate(user),
-                           followed_at=follow.created_at)
+            FollowListItem(
+                follow_id=follow.follow_id, user=UserSummary.model_validate(user), followed_at=follow.created_at
+            )
             for follow, user in rows
         ]
         next_cursor = Cursor(rows[-1][0].created_at, rows[-1][0].follow_id).encode() if has_more else None

@@ -15,8 +15,7 @@ class Notification(TimestampMixin, Base):
     __table_args__ = (Index("ix_notifications_user_created", "user_id", "created_at"),)
 
     notification_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.user_id", ondelete="CASCADE"),
-                                               nullable=False)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False)
     type: Mapped[str] = mapped_column(String(50), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -16,14 +16,20 @@ class Stream(TimestampMixin, Base):
         CheckConstraint("viewer_count >= 0", name="viewer_count_non_negative"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_after_start"),
         # One live stream per creator, enforced by a partial unique index (SQLite and PostgreSQL).
-        Index("uq_streams_one_live_per_user", "user_id", unique=True,
-              sqlite_where=text("status = 'live'"), postgresql_where=text("status = 'live'")),
+        Index(
+            "uq_streams_one_live_per_user",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'live'"),
+            postgresql_where=text("status = 'live'"),
+        ),
         Index("ix_streams_status_started", "status", "started_at"),
     )
 
     stream_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.user_id", ondelete="CASCADE"),
-                                               nullable=False, index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False, index=True
+    )
     title: Mapped[str] = mapped_column(String(255), nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="live")

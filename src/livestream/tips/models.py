@@ -23,10 +23,10 @@ class Transaction(TimestampMixin, Base):
 
     transaction_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     sender_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.user_id", ondelete="SET NULL"))
-    recipient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.user_id", ondelete="RESTRICT"),
-                                                    nullable=False)
-    stream_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("streams.stream_id",
-                                                                         ondelete="SET NULL"))
+    recipient_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.user_id", ondelete="RESTRICT"), nullable=False
+    )
+    stream_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("streams.stream_id", ondelete="SET NULL"))
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")

@@ -44,10 +44,12 @@ async def get_me(user: CurrentUser, services: Services) -> UserPrivate:
     return await services[0].private_profile(user)
 
 
-@router.get("/by-username/{username}", response_model=UserPublic, responses=errors(401, 404),
-            operation_id="getUserByUsername")
-async def get_user_by_username(username: Annotated[str, Path(max_length=50)], viewer: OptionalUser,
-                               services: Services) -> UserPublic:
+@router.get(
+    "/by-username/{username}", response_model=UserPublic, responses=errors(401, 404), operation_id="getUserByUsername"
+)
+async def get_user_by_username(
+    username: Annotated[str, Path(max_length=50)], viewer: OptionalUser, services: Services
+) -> UserPublic:
     user = await services[0].get_by_username(username)
     return await _public(user, viewer, services)
 
@@ -58,10 +60,15 @@ async def get_user(user_id: uuid.UUID, viewer: OptionalUser, services: Services)
     return await _public(user, viewer, services)
 
 
-@router.put("/{user_id}", response_model=UserPrivate, responses=errors(401, 403, 404, 409),
-            operation_id="updateUser")
-async def update_user(user_id: uuid.UUID, body: UserUpdate, actor: CurrentUser, services: Services,
-                      auth: AuthServiceDep, refresh_cookie: RefreshCookie = None) -> UserPrivate:
+@router.put("/{user_id}", response_model=UserPrivate, responses=errors(401, 403, 404, 409), operation_id="updateUser")
+async def update_user(
+    user_id: uuid.UUID,
+    body: UserUpdate,
+    actor: CurrentUser,
+    services: Services,
+    auth: AuthServiceDep,
+    refresh_cookie: RefreshCookie = None,
+) -> UserPrivate:
     user, password_changed = await services[0].update(actor.user_id, user_id, body)
     if password_changed:
         # A new password ends every other signed-in session; this one stays.
@@ -69,13 +76,15 @@ async def update_user(user_id: uuid.UUID, body: UserUpdate, actor: CurrentUser, 
     return await services[0].private_profile(user)
 
 
-@router.get("/{user_id}/followers", response_model=Page[FollowListItem], responses=errors(404),
-            operation_id="listFollowers")
+@router.get(
+    "/{user_id}/followers", response_model=Page[FollowListItem], responses=errors(404), operation_id="listFollowers"
+)
 async def list_followers(user_id: uuid.UUID, page: PageDep, services: Services) -> Page[FollowListItem]:
     return await services[1].list(user_id, "followers", limit=page.limit, cursor=page.cursor)
 
 
-@router.get("/{user_id}/following", response_model=Page[FollowListItem], responses=errors(404),
-            operation_id="listFollowing")
+@router.get(
+    "/{user_id}/following", response_model=Page[FollowListItem], responses=errors(404), operation_id="listFollowing"
+)
 async def list_following(user_id: uuid.UUID, page: PageDep, services: Services) -> Page[FollowListItem]:
     return await services[1].list(user_id, "following", limit=page.limit, cursor=page.cursor)

@@ -81,8 +81,7 @@ class UserService:
     async def public_profile(self, user: User, *, viewer_follow_id: uuid.UUID | None = None) -> UserPublic:
         followers, following = await self.users.follow_counts(user.user_id)
         return UserPublic.model_validate(user).model_copy(
-            update={"follower_count": followers, "following_count": following,
-                    "viewer_follow_id": viewer_follow_id}
+            update={"follower_count": followers, "following_count": following, "viewer_follow_id": viewer_follow_id}
         )
 
     async def private_profile(self, user: User) -> UserPrivate:
@@ -97,8 +96,9 @@ class UserService:
         if await self.users.email_taken(email):
             raise errors.EmailTaken()
 
-    async def _conflict_for(self, username: str, email: str, *,
-                            excluding: uuid.UUID | None = None) -> errors.UsernameTaken | errors.EmailTaken:
+    async def _conflict_for(
+        self, username: str, email: str, *, excluding: uuid.UUID | None = None
+    ) -> errors.UsernameTaken | errors.EmailTaken:
         await self.users.rollback()
         if await self.users.username_taken(username, excluding=excluding):
             return errors.UsernameTaken()

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -121,9 +120,7 @@ def upgrade() -> None:
         sa.Column("viewer_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("status IN ('live', 'ended')", name=op.f("ck_streams_status_valid")),
-        sa.CheckConstraint(
-            "ended_at IS NULL OR ended_at >= started_at", name=op.f("ck_streams_ended_after_start")
-        ),
+        sa.CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name=op.f("ck_streams_ended_after_start")),
         sa.CheckConstraint("viewer_count >= 0", name=op.f("ck_streams_viewer_count_non_negative")),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.user_id"], name=op.f("fk_streams_user_id_users"), ondelete="CASCADE"
@@ -182,9 +179,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("amount > 0", name=op.f("ck_transactions_amount_positive")),
         sa.CheckConstraint("length(currency) = 3", name=op.f("ck_transactions_currency_iso4217")),
-        sa.CheckConstraint(
-            "sender_id IS NULL OR sender_id <> recipient_id", name=op.f("ck_transactions_no_self_tip")
-        ),
+        sa.CheckConstraint("sender_id IS NULL OR sender_id <> recipient_id", name=op.f("ck_transactions_no_self_tip")),
         sa.ForeignKeyConstraint(
             ["recipient_id"],
             ["users.user_id"],
@@ -207,9 +202,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("provider_payment_id", name=op.f("uq_transactions_provider_payment_id")),
     )
     with op.batch_alter_table("transactions", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_transactions_recipient_created", ["recipient_id", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_transactions_recipient_created", ["recipient_id", "created_at"], unique=False)
 
 
 def downgrade() -> None:
