@@ -26,7 +26,8 @@ async def test_client_routes_get_index_with_csp(client: httpx.AsyncClient, path:
     assert response.status_code == 200
     assert 'id="root"' in response.text
     csp = response.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
     assert response.headers["x-frame-options"] == "DENY"
 
 
