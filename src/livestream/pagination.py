@@ -6,7 +6,7 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -38,8 +38,9 @@ class Cursor:
             created_at = datetime.fromisoformat(stamp)
             if created_at.tzinfo is None:
                 raise ValueError("naive cursor timestamp")
-            return cls(created_at=created_at, id=uuid.UUID(ident))
-        except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+            # Normalised here so a forged far-off offset fails as a bad cursor, not in the driver.
+            return cls(created_at=created_at.astimezone(UTC), id=uuid.UUID(ident))
+        except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
             raise InvalidCursor() from exc
 
 

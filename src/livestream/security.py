@@ -71,6 +71,8 @@ class AccessClaims:
     user_id: uuid.UUID
     jti: str
     expires_at: datetime
+    # The sign-in (refresh-token family) this token belongs to; ending the sign-in ends the token.
+    session_id: uuid.UUID
 
 
 class TokenError(Exception):
@@ -84,7 +86,9 @@ class JWTCodec:
     audience: str
     lifetime: timedelta
 
-    def issue(self, user_id: uuid.UUID, *, now: datetime | None = None) -> tuple[str, AccessClaims]:
+    def issue(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, *, now: datetime | None = None
+    ) -> tuple[str, AccessClaims]:
         issued = now or datetime.now(UTC)
         expires = issued + self.lifetime
         jti = uuid.uuid4().hex
@@ -93,11 +97,12 @@ class JWTCodec:
             "iat": int(issued.timestamp()),
             "exp": int(expires.timestamp()),
             "jti": jti,
+            "sid": str(session_id),
             "iss": self.issuer,
             "aud": self.audience,
         }
         token = jwt.encode(payload, self.secret_key, algorithm="HS256")
-        return token, AccessClaims(user_id=user_id, jti=jti, expires_at=expires)
+        return token, AccessClaims(user_id=user_id, jti=jti, expires_at=expires, session_id=session_id)
 
     def decode(self, token: str) -> AccessClaims:
         try:
@@ -107,12 +112,13 @@ class JWTCodec:
                 algorithms=["HS256"],
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": ["sub", "exp", "iat", "jti", "iss", "aud"]},
+                options={"require": ["sub", "exp", "iat", "jti", "sid", "iss", "aud"]},
             )
             return AccessClaims(
                 user_id=uuid.UUID(payload["sub"]),
                 jti=str(payload["jti"]),
                 expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+                session_id=uuid.UUID(payload["sid"]),
             )
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
             raise TokenError(str(exc)) from exc

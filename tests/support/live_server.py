@@ -61,14 +61,14 @@ def start_server(workdir: Path, **env_overrides: str) -> LiveServer:
         **env_overrides,
     }
     log_path = workdir / "server.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "livestream", "serve", "--migrate"],
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
+    with log_path.open("wb") as log_file:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "livestream", "serve", "--migrate"],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     server = LiveServer(base_url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -54,8 +54,11 @@ class TokenRepository:
             self.session.add(RevokedAccessToken(jti=jti, user_id=user_id, expires_at=expires_at))
             await self.session.flush()
 
-    async def access_revoked(self, jti: str) -> bool:
-        result = await self.session.execute(select(exists().where(RevokedAccessToken.jti == jti)))
+    async def access_valid(self, jti: str, family_id: uuid.UUID) -> bool:
+        """Not logged out by jti, and its sign-in still has a live refresh token (one round trip)."""
+        revoked = exists().where(RevokedAccessToken.jti == jti)
+        live_family = exists().where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        result = await self.session.execute(select(~revoked & live_family))
         return bool(result.scalar())
 
     async def purge_expired(self, now: datetime) -> None:

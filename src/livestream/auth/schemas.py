@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from livestream.users.schemas import Email, Password, Username, UserPrivate
+from livestream.validation import PlainText
 
 
 class RegisterRequest(BaseModel):
@@ -20,10 +21,10 @@ class LoginRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    login: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    email: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    username: Annotated[str, Field(min_length=1, max_length=255)] | None = None
-    password: Annotated[str, Field(min_length=1, max_length=128)]
+    login: Annotated[PlainText, Field(min_length=1, max_length=255)] | None = None
+    email: Annotated[PlainText, Field(min_length=1, max_length=255)] | None = None
+    username: Annotated[PlainText, Field(min_length=1, max_length=255)] | None = None
+    password: Annotated[PlainText, Field(min_length=1, max_length=128)]
     include_refresh_token: bool = Field(
         default=False, description="Also return the refresh token in the body (for non-browser clients)"
     )
@@ -43,7 +44,7 @@ class LoginRequest(BaseModel):
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    refresh_token: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    refresh_token: Annotated[PlainText, Field(min_length=1, max_length=200)] | None = None
     include_refresh_token: bool = False
 
 

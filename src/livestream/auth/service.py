@@ -99,12 +99,7 @@ class AuthService:
                 await self.tokens.revoke_family(stored.family_id, now)
         if claims is not None:
             await self.tokens.revoke_access(claims.jti, claims.user_id, claims.expires_at)
-
-    async def family_of(self, refresh_token: str | None) -> uuid.UUID | None:
-        if not refresh_token:
-            return None
-        stored = await self.tokens.get_refresh_by_hash(self._hash(refresh_token))
-        return stored.family_id if stored else None
+            await self.tokens.revoke_family(claims.session_id, now)
 
     async def end_other_sessions(self, user_id: uuid.UUID, *, keep_family: uuid.UUID | None) -> None:
         await self.tokens.revoke_user_families(user_id, utcnow(), keep_family=keep_family)
@@ -117,7 +112,7 @@ class AuthService:
 
     async def authenticate(self, token: str) -> tuple[User, AccessClaims]:
         claims = self.decode_access(token)
-        if await self.tokens.access_revoked(claims.jti):
+        if not await self.tokens.access_valid(claims.jti, claims.session_id):
             raise errors.InvalidToken()
         user = await self.users.get(claims.user_id)
         if user is None:
@@ -126,7 +121,7 @@ class AuthService:
 
     async def _issue(self, user: User, *, family_id: uuid.UUID, user_agent: str | None) -> IssuedSession:
         now = utcnow()
-        access_token, claims = self.codec.issue(user.user_id, now=now)
+        access_token, claims = self.codec.issue(user.user_id, family_id, now=now)
         refresh_token = new_opaque_token()
         await self.tokens.add_refresh(
             RefreshToken(

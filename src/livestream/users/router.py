@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from livestream.api.deps import AuthServiceDep, CurrentUser, OptionalUser, SessionDep
+from livestream.api.deps import AuthenticatedDep, AuthServiceDep, CurrentUser, OptionalUser, SessionDep
 from livestream.api.pagination import PageParams, page_params
 from livestream.api.responses import errors
-from livestream.auth.router import RefreshCookie
 from livestream.follows.repository import FollowRepository
 from livestream.follows.schemas import FollowListItem
 from livestream.follows.service import FollowService
@@ -23,6 +22,7 @@ from livestream.users.service import UserService
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 PageDep = Annotated[PageParams, Depends(page_params)]
+UsernamePath = Annotated[str, Path(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_]+$")]
 
 
 def _services(session: SessionDep) -> tuple[UserService, FollowService]:
@@ -48,7 +48,9 @@ async def get_me(user: CurrentUser, services: Services) -> UserPrivate:
     "/by-username/{username}", response_model=UserPublic, responses=errors(401, 404), operation_id="getUserByUsername"
 )
 async def get_user_by_username(
-    username: Annotated[str, Path(max_length=50)], viewer: OptionalUser, services: Services
+    username: Annotated[str, Path(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_]+$")],
+    viewer: OptionalUser,
+    services: Services,
 ) -> UserPublic:
     user = await services[0].get_by_username(username)
     return await _public(user, viewer, services)
@@ -64,15 +66,15 @@ async def get_user(user_id: uuid.UUID, viewer: OptionalUser, services: Services)
 async def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
-    actor: CurrentUser,
+    authenticated: AuthenticatedDep,
     services: Services,
     auth: AuthServiceDep,
-    refresh_cookie: RefreshCookie = None,
 ) -> UserPrivate:
+    actor, claims = authenticated
     user, password_changed = await services[0].update(actor.user_id, user_id, body)
     if password_changed:
-        # A new password ends every other signed-in session; this one stays.
-        await auth.end_other_sessions(user.user_id, keep_family=await auth.family_of(refresh_cookie))
+        # A new password ends every other sign-in (their access tokens stop at once); this one stays.
+        await auth.end_other_sessions(user.user_id, keep_family=claims.session_id)
     return await services[0].private_profile(user)
 
 

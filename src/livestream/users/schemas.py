@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from livestream.validation import PlainText
+
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,50}$")
 
 
@@ -22,9 +24,9 @@ def _normalise_email(value: str) -> str:
 
 Username = Annotated[str, AfterValidator(_check_username)]
 Email = Annotated[EmailStr, Field(max_length=255), AfterValidator(_normalise_email)]
-Password = Annotated[str, Field(min_length=8, max_length=128)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-Bio = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+Password = Annotated[PlainText, Field(min_length=8, max_length=128)]
+DisplayName = Annotated[PlainText, StringConstraints(strip_whitespace=True, max_length=100)]
+Bio = Annotated[PlainText, StringConstraints(strip_whitespace=True, max_length=1000)]
 
 
 class UserPublic(BaseModel):
@@ -59,7 +61,7 @@ class UserUpdate(BaseModel):
     display_name: DisplayName | None = None
     bio: Bio | None = None
     password: Password | None = None
-    current_password: Annotated[str, Field(max_length=128)] | None = None
+    current_password: Annotated[PlainText, Field(max_length=128)] | None = None
 
 
 class UserSummary(BaseModel):

@@ -41,41 +41,19 @@ const FIELD_BY_CODE: Record<string, string> = {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
 
-/**
- * Per-field messages from a validation error. Accepts the shapes a FastAPI app commonly sends:
- * `errors`/`fields`/`detail` as a list of {loc: [..., "field"], msg} or {field, message},
- * or `fields` as an object {field: message}.
- */
+/** Per-field messages of a validation error: the server sends `fields` as {name: message}. */
 function fieldMessages(body: Record<string, unknown>): FieldErrors {
   const out: FieldErrors = {};
-  for (const key of ["errors", "fields", "detail", "invalid_params"]) {
-    const value = body[key];
-    if (Array.isArray(value)) {
-      for (const item of value) {
-        if (!isRecord(item)) continue;
-        const loc = item.loc;
-        const name =
-          typeof item.field === "string"
-            ? item.field
-            : typeof item.name === "string"
-              ? item.name
-              : Array.isArray(loc) && loc.length > 0
-                ? String(loc[loc.length - 1])
-                : null;
-        const msg = [item.message, item.msg, item.reason].find((m) => typeof m === "string");
-        if (name && typeof msg === "string" && !(name in out)) out[name] = msg;
-      }
-    } else if (isRecord(value) && key === "fields") {
-      for (const [name, msg] of Object.entries(value)) {
-        if (typeof msg === "string") out[name] = msg;
-        else if (Array.isArray(msg) && typeof msg[0] === "string") out[name] = msg[0];
-      }
+  if (isRecord(body.fields)) {
+    for (const [name, message] of Object.entries(body.fields)) {
+      if (typeof message === "string") out[name] = message;
     }
   }
   return out;
 }
 
-function retryAfterSeconds(response: Response | undefined): number | null {
+function retryAfterSeconds(body: unknown, response: Response | undefined): number | null {
+  if (isRecord(body) && typeof body.retry_after === "number") return Math.max(0, Math.ceil(body.retry_after));
   const header = response?.headers.get("Retry-After");
   if (!header) return null;
   const seconds = Number(header);
@@ -87,7 +65,7 @@ function retryAfterSeconds(response: Response | undefined): number | null {
 /** Build an ApiError from whatever the server sent (JSON error body, other JSON, text, or nothing). */
 export function parseApiError(body: unknown, response?: Response): ApiError {
   const status = response?.status ?? (isRecord(body) && typeof body.status === "number" ? body.status : 0);
-  const retryAfter = retryAfterSeconds(response);
+  const retryAfter = retryAfterSeconds(body, response);
   if (isRecord(body) && (typeof body.error === "string" || typeof body.code === "string")) {
     const code = typeof body.code === "string" ? body.code : `HTTP_${status}`;
     const message =
@@ -122,4 +100,16 @@ export function errorMessage(err: unknown): string {
   }
   if (err instanceof Error) return err.message;
   return "Something went wrong.";
+}
+
+/**
+ * Split an error for a form: messages for the form's own fields go next to them; anything else
+ * (wrong credentials, rate limits, a field the form does not have) becomes one form-level message.
+ */
+export function formErrors(err: unknown, known: readonly string[]): { fields: FieldErrors; form: string | null } {
+  if (err instanceof ApiError) {
+    const fields = Object.fromEntries(Object.entries(err.fields).filter(([name]) => known.includes(name)));
+    return { fields, form: Object.keys(fields).length ? null : errorMessage(err) };
+  }
+  return { fields: {}, form: errorMessage(err) };
 }

@@ -64,7 +64,7 @@ export function useToggleFollow(target: UserPublic) {
           ? {
               ...old,
               viewer_follow_id: followId,
-              follower_count: Math.max(0, old.follower_count + (followId ? 1 : -1)),
+              follower_count: Math.max(0, (old.follower_count ?? 0) + (followId ? 1 : -1)),
             }
           : old,
       );

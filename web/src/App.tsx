@@ -1,0 +1,60 @@
+import { useState } from "react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { createBrowserRouter, RouterProvider, type RouteObject } from "react-router-dom";
+import { ApiError } from "./api/errors";
+import { Layout } from "./components/Layout";
+import { RequireAuth } from "./components/RequireAuth";
+import { NotFound } from "./components/Status";
+import { FollowListPage } from "./pages/FollowListPage";
+import { HomePage } from "./pages/HomePage";
+import { LoginPage } from "./pages/LoginPage";
+import { ProfilePage } from "./pages/ProfilePage";
+import { RegisterPage } from "./pages/RegisterPage";
+import { SettingsProfilePage } from "./pages/SettingsProfilePage";
+
+export const routes: RouteObject[] = [
+  {
+    element: <Layout />,
+    children: [
+      { index: true, element: <HomePage /> },
+      { path: "login", element: <LoginPage /> },
+      { path: "register", element: <RegisterPage /> },
+      { path: "u/:username", element: <ProfilePage /> },
+      { path: "u/:username/followers", element: <FollowListPage kind="followers" /> },
+      { path: "u/:username/following", element: <FollowListPage kind="following" /> },
+      {
+        path: "settings/profile",
+        element: (
+          <RequireAuth>
+            <SettingsProfilePage />
+          </RequireAuth>
+        ),
+      },
+      { path: "*", element: <NotFound /> },
+    ],
+  },
+];
+
+export function createQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: {
+        staleTime: 15_000,
+        refetchOnWindowFocus: false,
+        // A 4xx will not change by asking again.
+        retry: (failures, error) =>
+          !(error instanceof ApiError && error.status >= 400 && error.status < 500) && failures < 2,
+      },
+    },
+  });
+}
+
+export function App() {
+  const [router] = useState(() => createBrowserRouter(routes));
+  const [queryClient] = useState(createQueryClient);
+  return (
+    <QueryClientProvider client={queryClient}>
+      <RouterProvider router={router} />
+    </QueryClientProvider>
+  );
+}

@@ -1,0 +1,139 @@
+import { Link } from "react-router-dom";
+import { useSession } from "../auth/auth";
+import { EmptyState } from "../components/Status";
+import { usePageTitle } from "../lib/usePageTitle";
+
+const CREATOR_POINTS = [
+  { title: "Go live from OBS", text: "Paste one stream key into OBS or any RTMP encoder. No plugins, no extra software." },
+  { title: "Quality that adapts", text: "Every viewer gets the best rendition their connection can carry, from phone to TV." },
+  { title: "Get paid", text: "Tips go straight to you, with a clear ledger of every payment." },
+  { title: "Archives, automatically", text: "Each broadcast becomes a replay your community can catch up on." },
+];
+
+const VIEWER_POINTS = [
+  { title: "Chat in real time", text: "Talk with the creator and everyone watching, with moderation that keeps it friendly." },
+  { title: "Never miss a stream", text: "Follow creators and hear the moment they go live or schedule a show." },
+  { title: "Watch anywhere", text: "Right in the browser, with low-latency adaptive playback." },
+];
+
+export function HomePage() {
+  usePageTitle(null);
+  const { user } = useSession();
+  return (
+    <div className="home">
+      <section className="hero" aria-labelledby="hero-title">
+        <div className="hero-inner">
+          <p className="eyebrow">
+            <span className="live-dot" aria-hidden="true" /> Live video for creators
+          </p>
+          <h1 id="hero-title" className="hero-title">
+            Go live in minutes.
+            <br />
+            <span className="gradient-text">Grow a community that stays.</span>
+          </h1>
+          <p className="hero-lead">
+            LiveStream Pro gives small and mid-size creators everything a broadcast needs: crisp adaptive video, real-time
+            chat, followers, tips and replays, on a channel page you will want to share.
+          </p>
+          <div className="hero-actions">
+            {user ? (
+              <>
+                <Link to={`/u/${encodeURIComponent(user.username)}`} className="btn btn--primary btn--lg">
+                  Go to your channel
+                </Link>
+                <Link to="/settings/profile" className="btn btn--ghost btn--lg">
+                  Edit profile
+                </Link>
+              </>
+            ) : (
+              <>
+                <Link to="/register" className="btn btn--primary btn--lg">
+                  Start your channel
+                </Link>
+                <Link to="/login" className="btn btn--ghost btn--lg">
+                  Log in
+                </Link>
+              </>
+            )}
+          </div>
+          {user ? (
+            <p className="hero-welcome" data-testid="home-welcome">
+              Welcome back, <strong>{user.display_name || user.username}</strong>.
+            </p>
+          ) : null}
+        </div>
+      </section>
+
+      <section className="home-section" aria-labelledby="live-now-title" data-testid="live-now">
+        <div className="section-head">
+          <h2 id="live-now-title">
+            <span className="live-badge">Live</span> Live now
+          </h2>
+        </div>
+        <EmptyState title="No one is live right now.">Channels that go live appear here first.</EmptyState>
+      </section>
+
+      <section className="home-section" aria-labelledby="creators-title">
+        <div className="section-head">
+          <h2 id="creators-title">For creators</h2>
+          <p className="muted">Everything between your camera and your community.</p>
+        </div>
+        <ul className="feature-grid">
+          {CREATOR_POINTS.map((p) => (
+            <li key={p.title} className="feature card">
+              <h3>{p.title}</h3>
+              <p className="muted">{p.text}</p>
+            </li>
+          ))}
+        </ul>
+      </section>
+
+      <section className="home-section" aria-labelledby="viewers-title">
+        <div className="section-head">
+          <h2 id="viewers-title">For viewers</h2>
+          <p className="muted">Find your people, and be there when it happens.</p>
+        </div>
+        <ul className="feature-grid feature-grid--3">
+          {VIEWER_POINTS.map((p) => (
+            <li key={p.title} className="feature card">
+              <h3>{p.title}</h3>
+              <p className="muted">{p.text}</p>
+            </li>
+          ))}
+        </ul>
+      </section>
+
+      <section className="home-section steps-section" aria-labelledby="steps-title">
+        <h2 id="steps-title">Your first stream in three steps</h2>
+        <ol className="steps">
+          <li>
+            <span className="step-num" aria-hidden="true">1</span>
+            <div>
+              <h3>Create your channel</h3>
+              <p className="muted">Pick a username; your page lives at /u/username.</p>
+            </div>
+          </li>
+          <li>
+            <span className="step-num" aria-hidden="true">2</span>
+            <div>
+              <h3>Connect your encoder</h3>
+              <p className="muted">Copy your stream key into OBS, or any RTMP software.</p>
+            </div>
+          </li>
+          <li>
+            <span className="step-num" aria-hidden="true">3</span>
+            <div>
+              <h3>Go live</h3>
+              <p className="muted">Followers are told, viewers join, the chat lights up.</p>
+            </div>
+          </li>
+        </ol>
+        {user ? null : (
+          <Link to="/register" className="btn btn--primary">
+            Create a free account
+          </Link>
+        )}
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,112 @@
+import { screen, waitFor } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { clearSession, resetSessionForTests, setAuthenticated } from "../auth/session";
+import { alice, errorBody, json, stubFetch } from "../test/http";
+import { renderApp } from "../test/render";
+
+const bob = {
+  user_id: "0b0b0b0b-0000-4000-8000-000000000002",
+  username: "bob",
+  display_name: "Bob the Streamer",
+  bio: "Speedruns every Friday.",
+  created_at: "2026-03-01T00:00:00Z",
+  follower_count: 4,
+  following_count: 1,
+  viewer_follow_id: null as string | null,
+};
+
+describe("profile page", () => {
+  beforeEach(() => resetSessionForTests());
+  afterEach(() => resetSessionForTests());
+
+  it("follows and unfollows, updating the follower count", async () => {
+    setAuthenticated("token-a", alice);
+    let server = { ...bob };
+    const { calls } = stubFetch({
+      "GET /api/users/by-username/bob": () => json(200, server),
+      "POST /api/follows": () => {
+        server = { ...server, viewer_follow_id: "f-1", follower_count: server.follower_count + 1 };
+        return json(201, { follow_id: "f-1", follower_id: alice.user_id, following_id: bob.user_id, created_at: "2026-03-02T00:00:00Z" });
+      },
+      "DELETE /api/follows/f-1": () => {
+        server = { ...server, viewer_follow_id: null, follower_count: server.follower_count - 1 };
+        return json(204, null);
+      },
+    });
+    const user = userEvent.setup();
+    renderApp("/u/bob");
+
+    expect(await screen.findByTestId("profile-display-name")).toHaveTextContent("Bob the Streamer");
+    expect(screen.getByTestId("profile-username")).toHaveTextContent("@bob");
+    expect(screen.getByTestId("profile-bio")).toHaveTextContent("Speedruns every Friday.");
+    expect(screen.getByTestId("follower-count")).toHaveTextContent("4");
+    expect(screen.queryByRole("link", { name: "Edit profile" })).not.toBeInTheDocument();
+
+    await user.click(screen.getByRole("button", { name: "Follow" }));
+    expect(await screen.findByRole("button", { name: "Unfollow" })).toBeEnabled();
+    await waitFor(() => expect(screen.getByTestId("follower-count")).toHaveTextContent("5"));
+    const follow = calls.find((c) => c.method === "POST")!;
+    expect(follow.headers.get("Authorization")).toBe("Bearer token-a");
+
+    await user.click(screen.getByRole("button", { name: "Unfollow" }));
+    expect(await screen.findByRole("button", { name: "Follow" })).toBeEnabled();
+    await waitFor(() => expect(screen.getByTestId("follower-count")).toHaveTextContent("4"));
+  });
+
+  it("offers the owner an edit link instead of a follow button", async () => {
+    setAuthenticated("token-a", alice);
+    stubFetch({ "GET /api/users/by-username/alice": () => json(200, alice) });
+    renderApp("/u/alice");
+    expect(await screen.findByRole("link", { name: "Edit profile" })).toHaveAttribute("href", "/settings/profile");
+    expect(screen.queryByTestId("follow-button")).not.toBeInTheDocument();
+  });
+
+  it("asks an anonymous visitor to log in to follow", async () => {
+    clearSession();
+    stubFetch({ "GET /api/users/by-username/bob": () => json(200, bob) });
+    renderApp("/u/bob");
+    expect(await screen.findByRole("link", { name: "Log in to follow" })).toHaveAttribute("href", "/login?next=%2Fu%2Fbob");
+  });
+
+  it("says so when the user does not exist", async () => {
+    clearSession();
+    stubFetch({ "GET /api/users/by-username/nobody": () => errorBody(404, "USER_NOT_FOUND", "User not found") });
+    renderApp("/u/nobody");
+    expect(await screen.findByRole("heading", { name: "User not found" })).toBeInTheDocument();
+  });
+});
+
+describe("follower list", () => {
+  beforeEach(() => {
+    resetSessionForTests();
+    clearSession();
+  });
+  afterEach(() => resetSessionForTests());
+
+  it("loads more with the cursor until there is none", async () => {
+    const person = (n: number) => ({
+      follow_id: `f-${n}`,
+      followed_at: "2026-03-02T00:00:00Z",
+      user: { user_id: `u-${n}`, username: `fan${n}`, display_name: null, bio: null, created_at: "2026-03-01T00:00:00Z" },
+    });
+    const { calls } = stubFetch({
+      "GET /api/users/by-username/bob": () => json(200, bob),
+      [`GET /api/users/${bob.user_id}/followers`]: (req) =>
+        new URL(req.url).searchParams.get("cursor") === "c2"
+          ? json(200, { items: [person(3)], next_cursor: null })
+          : json(200, { items: [person(1), person(2)], next_cursor: "c2" }),
+    });
+    const user = userEvent.setup();
+    renderApp("/u/bob/followers");
+
+    await waitFor(() => expect(screen.getAllByTestId("follow-list-item")).toHaveLength(2));
+    await user.click(screen.getByRole("button", { name: "Load more" }));
+    await waitFor(() => expect(screen.getAllByTestId("follow-list-item")).toHaveLength(3));
+    expect(screen.getByRole("link", { name: /@fan3/ })).toHaveAttribute("href", "/u/fan3");
+    expect(screen.queryByRole("button", { name: "Load more" })).not.toBeInTheDocument();
+    const pages = calls.filter((c) => c.url.includes("/followers"));
+    expect(new URL(pages[0]!.url).searchParams.get("cursor")).toBeNull();
+    expect(new URL(pages[1]!.url).searchParams.get("cursor")).toBe("c2");
+  });
+});

@@ -1,0 +1,108 @@
+import { Link, useLocation, useParams } from "react-router-dom";
+import { ApiError, errorMessage } from "../api/errors";
+import { useUserByUsername } from "../api/queries";
+import { useSession } from "../auth/auth";
+import { Avatar } from "../components/Avatar";
+import { FollowButton } from "../components/FollowButton";
+import { EmptyState, NotFound, Spinner } from "../components/Status";
+import { formatCount, formatJoined, plural } from "../lib/format";
+import { usePageTitle } from "../lib/usePageTitle";
+
+export function ProfilePage() {
+  const { username = "" } = useParams();
+  const location = useLocation();
+  const { user: viewer } = useSession();
+  const profile = useUserByUsername(username);
+  usePageTitle(profile.data ? `${profile.data.display_name || profile.data.username} (@${profile.data.username})` : `@${username}`);
+
+  if (profile.isPending) return <Spinner label="Loading profile…" />;
+  if (profile.isError) {
+    if (profile.error instanceof ApiError && profile.error.status === 404) {
+      return <NotFound title="User not found" message={`There is no one called @${username} here.`} />;
+    }
+    return (
+      <section className="page page--narrow">
+        <p className="form-error" role="alert">
+          {errorMessage(profile.error)}
+        </p>
+        <button type="button" className="btn btn--secondary" onClick={() => void profile.refetch()}>
+          Try again
+        </button>
+      </section>
+    );
+  }
+
+  const user = profile.data;
+  const isOwner = viewer?.user_id === user.user_id;
+  const name = user.display_name || user.username;
+  const followers = user.follower_count ?? 0;
+  const following = user.following_count ?? 0;
+  const base = `/u/${encodeURIComponent(user.username)}`;
+  const welcome = isOwner && (location.state as { welcome?: boolean } | null)?.welcome;
+
+  return (
+    <div className="page profile" data-testid="profile">
+      {welcome ? (
+        <div className="notice" role="status">
+          <strong>Your channel is ready.</strong> Add a display name and a short bio so viewers know who you are.{" "}
+          <Link to="/settings/profile">Edit profile</Link>
+        </div>
+      ) : null}
+      <section className="profile-card card" aria-labelledby="profile-name">
+        <div className="profile-banner" aria-hidden="true" />
+        <div className="profile-head">
+          <Avatar username={user.username} name={user.display_name} size="xl" />
+          <div className="profile-ident">
+            <h1 id="profile-name" data-testid="profile-display-name">
+              {name}
+            </h1>
+            <p className="profile-handle" data-testid="profile-username">
+              @{user.username}
+            </p>
+          </div>
+          <div className="profile-actions">
+            {isOwner ? (
+              <Link to="/settings/profile" className="btn btn--secondary">
+                Edit profile
+              </Link>
+            ) : (
+              <FollowButton user={user} />
+            )}
+          </div>
+        </div>
+        {user.bio ? (
+          <p className="profile-bio" data-testid="profile-bio">
+            {user.bio}
+          </p>
+        ) : isOwner ? (
+          <p className="profile-bio muted">You have not written a bio yet.</p>
+        ) : null}
+        <ul className="profile-stats">
+          <li>
+            <Link to={`${base}/followers`} data-testid="followers-link">
+              <strong data-testid="follower-count">{formatCount(followers)}</strong>{" "}
+              {plural(followers, "follower", "followers")}
+            </Link>
+          </li>
+          <li>
+            <Link to={`${base}/following`} data-testid="following-link">
+              <strong data-testid="following-count">{formatCount(following)}</strong> following
+            </Link>
+          </li>
+          <li className="muted">Joined {formatJoined(user.created_at)}</li>
+        </ul>
+      </section>
+
+      <section className="profile-section" aria-labelledby="broadcasts-title">
+        <h2 id="broadcasts-title">Streams and archives</h2>
+        <EmptyState title={isOwner ? "You have not gone live yet." : `${name} has not gone live yet.`}>
+          {isOwner
+            ? "Point OBS at your stream key and your first broadcast shows up here."
+            : user.viewer_follow_id
+              ? "You follow this channel, so you will hear when it goes live."
+              : "Follow to hear about the first broadcast."}
+        </EmptyState>
+      </section>
+    </div>
+  );
+}
