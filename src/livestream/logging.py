@@ -34,6 +34,11 @@ def _redact(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, A
     return event_dict
 
 
+def _stdout_logger(*_args: Any) -> structlog.PrintLogger:
+    # Looked up per logger, not once: whatever sys.stdout is now (a test's capture, a redirect) gets the line.
+    return structlog.PrintLogger(sys.stdout)
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -46,7 +51,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=_stdout_logger,
         cache_logger_on_first_use=False,
     )
     # uvicorn's own access log would duplicate ours, without request ids.

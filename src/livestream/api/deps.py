@@ -21,7 +21,8 @@ from livestream.users.models import User
 from livestream.users.repository import UserRepository
 
 
-def get_container(request: Request) -> Container:
+# Every dependency is async: FastAPI runs sync ones in a thread pool, a thread hop per request each.
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
@@ -51,7 +52,7 @@ async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_auth_service(session: SessionDep, container: ContainerDep) -> AuthService:
+async def get_auth_service(session: SessionDep, container: ContainerDep) -> AuthService:
     settings = container.settings
     throttle = LoginThrottle(
         counters=container.counters,

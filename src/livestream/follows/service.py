@@ -40,12 +40,6 @@ class FollowService:
             raise errors.NotYourFollow()
         await self.follows.delete(follow)
 
-    async def viewer_follow_id(self, viewer_id: uuid.UUID | None, user_id: uuid.UUID) -> uuid.UUID | None:
-        if viewer_id is None or viewer_id == user_id:
-            return None
-        follow = await self.follows.find(viewer_id, user_id)
-        return follow.follow_id if follow else None
-
     async def list(
         self, user_id: uuid.UUID, direction: Literal["followers", "following"], *, limit: int, cursor: Cursor | None
     ) -> Page[FollowListItem]:

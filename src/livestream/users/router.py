@@ -14,7 +14,6 @@ from livestream.follows.repository import FollowRepository
 from livestream.follows.schemas import FollowListItem
 from livestream.follows.service import FollowService
 from livestream.pagination import Page
-from livestream.users.models import User
 from livestream.users.repository import UserRepository
 from livestream.users.schemas import UserPrivate, UserPublic, UserUpdate
 from livestream.users.service import UserService
@@ -25,18 +24,12 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 UsernamePath = Annotated[str, Path(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_]+$")]
 
 
-def _services(session: SessionDep) -> tuple[UserService, FollowService]:
+async def _services(session: SessionDep) -> tuple[UserService, FollowService]:
     users = UserRepository(session)
     return UserService(users), FollowService(FollowRepository(session), users)
 
 
 Services = Annotated[tuple[UserService, FollowService], Depends(_services)]
-
-
-async def _public(user: User, viewer: User | None, services: tuple[UserService, FollowService]) -> UserPublic:
-    users, follows = services
-    follow_id = await follows.viewer_follow_id(viewer.user_id if viewer else None, user.user_id)
-    return await users.public_profile(user, viewer_follow_id=follow_id)
 
 
 @router.get("/me", response_model=UserPrivate, responses=errors(401), operation_id="getMe")
@@ -52,14 +45,12 @@ async def get_user_by_username(
     viewer: OptionalUser,
     services: Services,
 ) -> UserPublic:
-    user = await services[0].get_by_username(username)
-    return await _public(user, viewer, services)
+    return await services[0].public_profile(username=username, viewer_id=viewer.user_id if viewer else None)
 
 
 @router.get("/{user_id}", response_model=UserPublic, responses=errors(401, 404), operation_id="getUser")
 async def get_user(user_id: uuid.UUID, viewer: OptionalUser, services: Services) -> UserPublic:
-    user = await services[0].get(user_id)
-    return await _public(user, viewer, services)
+    return await services[0].public_profile(user_id=user_id, viewer_id=viewer.user_id if viewer else None)
 
 
 @router.put("/{user_id}", response_model=UserPrivate, responses=errors(401, 403, 404, 409), operation_id="updateUser")

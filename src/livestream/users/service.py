@@ -36,12 +36,6 @@ class UserService:
             raise errors.UserNotFound()
         return user
 
-    async def get_by_username(self, username: str) -> User:
-        user = await self.users.get_by_username(username)
-        if user is None:
-            raise errors.UserNotFound()
-        return user
-
     async def update(self, actor_id: uuid.UUID, user_id: uuid.UUID, change: UserUpdate) -> tuple[User, bool]:
         """Apply a profile change; returns the user and whether the password changed."""
         user = await self.get(user_id)
@@ -78,10 +72,19 @@ class UserService:
             raise await self._conflict_for(user.username, user.email, excluding=user.user_id) from exc
         return user, password_changed
 
-    async def public_profile(self, user: User, *, viewer_follow_id: uuid.UUID | None = None) -> UserPublic:
-        followers, following = await self.users.follow_counts(user.user_id)
-        return UserPublic.model_validate(user).model_copy(
-            update={"follower_count": followers, "following_count": following, "viewer_follow_id": viewer_follow_id}
+    async def public_profile(
+        self, *, user_id: uuid.UUID | None = None, username: str | None = None, viewer_id: uuid.UUID | None = None
+    ) -> UserPublic:
+        row = await self.users.get_profile(user_id=user_id, username=username, viewer_id=viewer_id)
+        if row is None:
+            raise errors.UserNotFound()
+        return UserPublic.model_validate(row.user).model_copy(
+            update={
+                "follower_count": row.follower_count,
+                "following_count": row.following_count,
+                # Following yourself is impossible, so the owner never sees a follow of their own.
+                "viewer_follow_id": row.viewer_follow_id,
+            }
         )
 
     async def private_profile(self, user: User) -> UserPrivate:
