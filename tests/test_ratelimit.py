@@ -61,3 +61,15 @@ async def test_keys_are_independent(counters: Counters) -> None:
     await counters.hit(a, 60)
     await counters.hit(a, 60)
     assert (await counters.hit(b, 60)).count == 1
+
+
+async def test_release_gives_one_hit_back_without_going_negative(counters: Counters) -> None:
+    key = _key()
+    await counters.hit(key, 60)
+    await counters.hit(key, 60)
+    await counters.release(key)
+    assert (await counters.peek(key)).count == 1
+    await counters.release(key)
+    await counters.release(key)
+    assert (await counters.peek(key)).count == 0
+    assert (await counters.hit(key, 60)).count == 1

@@ -26,6 +26,10 @@ class Counters(Protocol):
 
     async def reset(self, key: str) -> None: ...
 
+    async def release(self, key: str) -> None:
+        """Give one hit back (never below zero, never extending the window)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -60,6 +64,14 @@ class MemoryCounters:
     async def reset(self, key: str) -> None:
         self._entries.pop(key, None)
 
+    async def release(self, key: str) -> None:
+        entry = self._live(key)
+        if entry is not None:
+            if entry[0] <= 1:
+                del self._entries[key]
+            else:
+                self._entries[key] = (entry[0] - 1, entry[1])
+
     def _sweep(self) -> None:
         now = self._now()
         for key in [k for k, (_, exp) in self._entries.items() if exp <= now]:
@@ -80,10 +92,17 @@ class RedisCounters:
     return {n, ttl}
     """
 
+    _RELEASE = """
+    local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+    if n <= 1 then redis.call('DEL', KEYS[1]) else redis.call('DECR', KEYS[1]) end
+    return n
+    """
+
     def __init__(self, redis: Redis, prefix: str = "ls:rl:") -> None:
         self._redis = redis
         self._prefix = prefix
         self._hit_script = redis.register_script(self._HIT)
+        self._release_script = redis.register_script(self._RELEASE)
 
     async def hit(self, key: str, window: int) -> CounterState:
         count, ttl = await self._hit_script(keys=[self._prefix + key], args=[window])
@@ -100,6 +119,9 @@ class RedisCounters:
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
+
+    async def release(self, key: str) -> None:
+        await self._release_script(keys=[self._prefix + key])
 
     async def close(self) -> None:
         await self._redis.aclose()

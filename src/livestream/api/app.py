@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp
 
 from livestream import __version__
 from livestream.api import health
@@ -21,6 +22,13 @@ from livestream.config import Settings, get_settings
 from livestream.follows.router import router as follows_router
 from livestream.logging import configure_logging
 from livestream.users.router import router as users_router
+
+
+class LiveStreamApp(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outermost, so even the 500 that Starlette's ServerErrorMiddleware renders carries the request id
+        # and the security headers, and is logged with its status.
+        return RequestContextMiddleware(super().build_middleware_stack())
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -40,14 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await container.close()
 
-    app = FastAPI(
+    app = LiveStreamApp(
         title="LiveStream Pro API",
         version=__version__,
         description='Live video for small and mid-size creators. Errors are `{"error", "code"}` bodies.',
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )
-    app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(auth_router)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
 from livestream.api.deps import ContainerDep
+from livestream.api.errors import error_response
 from livestream.logging import get_logger
 
 router = APIRouter(tags=["health"])
@@ -20,7 +21,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", operation_id="readyz", responses={503: {"description": "A dependency is unreachable"}})
-async def readyz(container: ContainerDep) -> JSONResponse:
+async def readyz(request: Request, container: ContainerDep) -> JSONResponse:
     """The database (and Redis, when configured) answer."""
     checks: dict[str, str] = {}
     try:
@@ -39,8 +40,6 @@ async def readyz(container: ContainerDep) -> JSONResponse:
             checks["redis"] = "unreachable"
         finally:
             await client.aclose()
-    ready = all(v == "ok" for v in checks.values())
-    body = {"status": "ok" if ready else "unavailable", "checks": checks}
-    if not ready:
-        body.update({"error": "A dependency is unreachable", "code": "NOT_READY"})
-    return JSONResponse(body, status_code=200 if ready else 503)
+    if all(v == "ok" for v in checks.values()):
+        return JSONResponse({"status": "ok", "checks": checks})
+    return error_response(request, 503, "NOT_READY", "A dependency is unreachable", extra={"checks": checks})

@@ -58,18 +58,17 @@ class AuthService:
         return keyed_hash(self.secret_key, refresh_token, purpose="refresh")
 
     async def login(self, identity: str, password: str, *, address: str, user_agent: str | None) -> IssuedSession:
-        if self.throttle is not None:
-            await self.throttle.check(identity, address)
         user = await self.users.get_by_login(identity)
+        attempt = None
+        if self.throttle is not None:
+            attempt = await self.throttle.begin(user.user_id if user else None, identity, address)
         # verify_password burns one Argon2 verification for unknown users too, so timing matches.
         ok = verify_password(password, user.password_hash if user else None)
         if user is None or not ok:
-            if self.throttle is not None:
-                await self.throttle.failed(identity, address)
             log.info("login_failed", reason="unknown_user" if user is None else "wrong_password")
             raise errors.InvalidCredentials()
-        if self.throttle is not None:
-            await self.throttle.succeeded(identity)
+        if self.throttle is not None and attempt is not None:
+            await self.throttle.succeeded(attempt)
         if password_needs_rehash(user.password_hash):
             # Seed-era bcrypt (or weaker Argon2 parameters) upgraded now that we hold the plain text.
             user.password_hash = hash_password(password)

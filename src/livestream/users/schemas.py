@@ -9,11 +9,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 
 from livestream.validation import PlainText
 
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,50}$")
+USERNAME_RE = re.compile(r"[A-Za-z0-9_]{3,50}")
 
 
 def _check_username(value: str) -> str:
-    if not USERNAME_RE.match(value):
+    if not USERNAME_RE.fullmatch(value):
         raise ValueError("username must be 3–50 characters of letters, digits and _")
     return value
 
