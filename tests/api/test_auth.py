@@ -32,10 +32,8 @@ from tests.api.helpers import (
     bearer,
     container,
     create_user,
-    overrides_from,
     quick_user,
     set_cookie_headers,
-    use_fast_hashing,
     without_request_id,
 )
 from tests.conftest import SECRET
@@ -60,21 +58,6 @@ PRIVATE_KEYS = {
     "updated_at",
 }
 ERROR_KEYS = {"error", "code", "type", "title", "status", "detail", "request_id"}
-
-
-@pytest.fixture
-def settings_overrides(request: pytest.FixtureRequest) -> dict[str, object]:
-    return overrides_from(request)
-
-
-@pytest.fixture(autouse=True)
-def _fast_argon2(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fast_hashing(request, monkeypatch)
-
-
-@pytest.fixture
-def real_argon2() -> None:
-    """Requested by tests that must run with the production Argon2 parameters."""
 
 
 def registration(

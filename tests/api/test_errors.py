@@ -19,9 +19,7 @@ from tests.api.helpers import (
     bearer,
     container,
     create_user,
-    overrides_from,
     quick_user,
-    use_fast_hashing,
 )
 
 ERROR_KEYS = {"error", "code", "type", "title", "status", "detail", "request_id"}
@@ -32,16 +30,6 @@ SECURITY_HEADERS = {
     "referrer-policy": "strict-origin-when-cross-origin",
     "cross-origin-opener-policy": "same-origin",
 }
-
-
-@pytest.fixture
-def settings_overrides(request: pytest.FixtureRequest) -> dict[str, object]:
-    return overrides_from(request)
-
-
-@pytest.fixture(autouse=True)
-def _fast_argon2(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fast_hashing(request, monkeypatch)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from tests.api.helpers import (
     container,
     create_user,
     quick_user,
-    use_fast_hashing,
 )
 
 PUBLIC_KEYS = {
@@ -34,11 +33,6 @@ PUBLIC_KEYS = {
 }
 PRIVATE_KEYS = PUBLIC_KEYS | {"email", "updated_at"}
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture(autouse=True)
-def _fast_argon2(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fast_hashing(request, monkeypatch)
 
 
 def url(user: dict[str, Any] | str) -> str:
