@@ -70,6 +70,8 @@ test: install-dev lint web-test postman/node_modules/.installed
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=80
 
 bench: install-dev web
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \
+		|| echo "wrk unavailable: the benchmarks use the built-in Python load generator"
 	$(PY) -m bench
 
 clean:
