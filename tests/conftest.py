@@ -67,6 +67,7 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, ob
         "web_dist": tmp_path / "no-web",
         "public_url": "http://testserver",
         "log_json": True,
+        "rtmp_enabled": False,
     }
     values.update(settings_overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,7 +28,7 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "production"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    rtmp_port: int = Field(default=1935, ge=1, le=65535)
+    rtmp_port: int = Field(default=1935, ge=0, le=65535)  # 0: any free port (tests)
     public_url: str = "http://127.0.0.1:8000"
     database_url: str = "sqlite+aiosqlite:///var/livestream.db"
     redis_url: str | None = None
@@ -43,6 +44,15 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(default=50, ge=1)
     # Never lock the real owner out for longer than this, whatever the attacker does.
     login_lockout_seconds: int = Field(default=15 * 60, ge=1, le=15 * 60)
+    # Media pipeline.
+    rtmp_enabled: bool = True
+    rtmp_host: str = "0.0.0.0"  # noqa: S104 - encoders connect from other machines
+    rtmp_public_url: str | None = None  # what creators paste into OBS; derived from public_url when unset
+    ffmpeg: str | None = None  # default: the binary shipped in the imageio-ffmpeg wheel
+    transcode: Literal["abr", "passthrough"] = "abr"
+    hls_segment_seconds: float = Field(default=1.0, ge=0.5, le=10)
+    reconnect_window_seconds: int = Field(default=60, ge=1, le=3600)
+    thumbnail_seconds: int = Field(default=10, ge=5, le=60)
     log_level: str = "INFO"
     log_json: bool = True
     trusted_proxies: list[str] = Field(default_factory=list)
@@ -61,6 +71,22 @@ class Settings(BaseSettings):
     @property
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
+
+    @property
+    def rtmp_url(self) -> str:
+        if self.rtmp_public_url:
+            return self.rtmp_public_url.rstrip("/")
+        host = urlsplit(self.public_url).hostname or "127.0.0.1"
+        port = "" if self.rtmp_port == 1935 else f":{self.rtmp_port}"
+        return f"rtmp://{host}{port}/live"
+
+    @property
+    def ffmpeg_path(self) -> str:
+        if self.ffmpeg:
+            return self.ffmpeg
+        import imageio_ffmpeg
+
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
 
     @property
     def is_sqlite(self) -> bool:

@@ -5,7 +5,7 @@ from livestream.auth.models import RefreshToken, RevokedAccessToken
 from livestream.db import Base
 from livestream.follows.models import Follow
 from livestream.notifications.models import Notification
-from livestream.streams.models import Stream
+from livestream.streams.models import Stream, StreamKey
 from livestream.tips.models import Transaction
 from livestream.users.models import User
 
@@ -17,6 +17,7 @@ __all__ = [
     "RefreshToken",
     "RevokedAccessToken",
     "Stream",
+    "StreamKey",
     "Transaction",
     "User",
 ]

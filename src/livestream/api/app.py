@@ -21,6 +21,9 @@ from livestream.auth.router import router as auth_router
 from livestream.config import Settings, get_settings
 from livestream.follows.router import router as follows_router
 from livestream.logging import configure_logging
+from livestream.media.origin import LiveStatusCache
+from livestream.media.origin import router as origin_router
+from livestream.streams.router import router as streams_router
 from livestream.users.router import router as users_router
 
 
@@ -43,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = Container.build(settings)
         app.state.container = container
+        app.state.live_status = LiveStatusCache()
+        await container.start_media()
         try:
             yield
         finally:
@@ -60,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(follows_router)
+    app.include_router(streams_router)
+    app.include_router(origin_router)
     mount_spa(app, settings.web_dist or default_web_dist())
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

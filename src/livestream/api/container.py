@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from livestream.config import Settings
 from livestream.db import Database
+from livestream.media.ingest import IngestManager
+from livestream.media.rtmp.server import RTMPServer
 from livestream.ratelimit import Counters, make_counters
 from livestream.security import JWTCodec
 
@@ -17,6 +19,8 @@ class Container:
     db: Database
     counters: Counters
     codec: JWTCodec
+    ingest: IngestManager | None = None
+    rtmp: RTMPServer | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -32,6 +36,18 @@ class Container:
             ),
         )
 
+    async def start_media(self) -> None:
+        """Reconcile streams a crash left live, then accept publishers (single node: one process owns ingest)."""
+        self.ingest = IngestManager(self.settings, self.db)
+        await self.ingest.reconcile()
+        if self.settings.rtmp_enabled:
+            self.rtmp = RTMPServer(self.ingest, host=self.settings.rtmp_host, port=self.settings.rtmp_port)
+            await self.rtmp.start()
+
     async def close(self) -> None:
+        if self.rtmp is not None:
+            await self.rtmp.stop()
+        if self.ingest is not None:
+            await self.ingest.close()
         await self.counters.close()
         await self.db.dispose()

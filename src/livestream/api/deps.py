@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -46,6 +46,13 @@ async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+            for callback in session.info.pop("after_commit", []):
+                await callback()
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run a side effect (disconnecting a publisher, a publish) only once the request's writes are committed."""
+    session.info.setdefault("after_commit", []).append(callback)
 
 
 # scope="function": commit before the response is sent, so a client never sees an uncommitted result.

@@ -13,6 +13,7 @@ class Stream(TimestampMixin, Base):
     __tablename__ = "streams"
     __table_args__ = (
         CheckConstraint("status IN ('live', 'ended')", name="status_valid"),
+        CheckConstraint("media_state IN ('waiting', 'live', 'reconnecting', 'ended')", name="media_state_valid"),
         CheckConstraint("viewer_count >= 0", name="viewer_count_non_negative"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_after_start"),
         # One live stream per creator, enforced by a partial unique index (SQLite and PostgreSQL).
@@ -36,3 +37,19 @@ class Stream(TimestampMixin, Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     viewer_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # What the video is doing, beside the seed's live/ended status: waiting for the encoder, live (a playable
+    # playlist exists), reconnecting (the publisher dropped; the window is open), ended.
+    media_state: Mapped[str] = mapped_column(String(20), nullable=False, default="waiting", server_default="waiting")
+    # Last moment media arrived; the start-up reconciler measures the reconnect window from it after a crash.
+    last_ingest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StreamKey(Base):
+    """A creator's persistent stream key: a keyed hash to find it, and the key encrypted to show its owner."""
+
+    __tablename__ = "stream_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    key_encrypted: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

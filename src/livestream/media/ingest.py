@@ -1,0 +1,334 @@
+"""The bridge between RTMP publishers and streams: key check, stream lifecycle, the transcoder feed.
+
+One ``LivePipeline`` per live stream. It outlives a publisher's connection for the reconnect window, keeping
+the same ffmpeg process fed (timestamps shifted to stay monotonic), so a reconnect continues the same stream,
+the same playlists and the same recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from livestream.config import Settings
+from livestream.db import Database, utcnow
+from livestream.logging import get_logger
+from livestream.media.ladder import SourceInfo, build_ladder
+from livestream.media.rtmp.flv import flv_header, flv_tag
+from livestream.media.rtmp.server import PublisherControl, PublishRejected, PublishSession
+from livestream.media.transcoder import Transcoder, TranscoderError
+from livestream.streams.keys import StreamKeyCipher
+from livestream.streams.models import Stream
+from livestream.streams.repository import StreamKeyRepository, StreamRepository
+from livestream.streams.schemas import IngestHealth, StreamHealth, TranscoderHealth
+from livestream.streams.service import StreamKeyService, StreamService, Urls
+from livestream.users.repository import UserRepository
+
+log = get_logger("livestream.ingest")
+
+AUDIO, VIDEO, SCRIPT = 8, 9, 18
+# After a reconnect the new publisher's clock restarts at zero; leave this much room after the last tag.
+RECONNECT_GAP_MS = 100
+TOUCH_EVERY_S = 5.0
+
+
+@dataclass
+class LivePipeline:
+    stream_id: uuid.UUID
+    user_id: uuid.UUID
+    out_dir: Path
+    transcoder: Transcoder | None = None
+    control: PublisherControl | None = None
+    ts_offset: int | None = None
+    last_ts: int = 0
+    parts: int = 0
+    ending: bool = False
+    end_task: asyncio.Task[None] | None = None
+    ready_task: asyncio.Task[None] | None = None
+    last_touch: float = 0.0
+    renditions: list[str] = field(default_factory=list)
+
+
+class IngestManager:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.cipher = StreamKeyCipher(settings.secret_key)
+        self.urls = Urls(settings.public_url)
+        self._by_user: dict[uuid.UUID, LivePipeline] = {}
+        self._by_stream: dict[uuid.UUID, LivePipeline] = {}
+        self._lock = asyncio.Lock()
+
+    # --- RTMP PublishHandler -----------------------------------------------------------------------------
+
+    async def authorize(self, app: str, stream_key: str, client: str, control: PublisherControl) -> PublishSession:
+        if app != "live":
+            raise PublishRejected(description="unknown application")
+        async with self.db.sessionmaker() as session:
+            user_id = await StreamKeyService(StreamKeyRepository(session), self.cipher).resolve(stream_key)
+        if user_id is None:
+            log.warning("publish_refused", reason="unknown_key", client=client)
+            raise PublishRejected(description="unknown or rotated stream key")
+        async with self._lock:
+            pipeline = self._by_user.get(user_id)
+            if pipeline is not None and (pipeline.control is not None or pipeline.ending):
+                log.warning("publish_refused", reason="already_publishing", client=client, user_id=str(user_id))
+                raise PublishRejected(description="already publishing")
+            if pipeline is None:
+                pipeline = await self._open_pipeline(user_id)
+            elif pipeline.end_task is not None:
+                pipeline.end_task.cancel()
+                pipeline.end_task = None
+            pipeline.control = control
+            pipeline.ts_offset = None
+        log.info("publish_started", stream_id=str(pipeline.stream_id), client=client)
+        if pipeline.transcoder is not None and pipeline.transcoder.first_playlist_at is not None:
+            await self._set_state(pipeline.stream_id, "live")
+        return IngestSession(self, pipeline)
+
+    async def _open_pipeline(self, user_id: uuid.UUID) -> LivePipeline:
+        """The creator's open stream, or a new one (going live straight from OBS)."""
+        async with self.db.sessionmaker() as session:
+            streams = StreamRepository(session)
+            stream = await streams.live_for_user(user_id)
+            if stream is None:
+                user = await UserRepository(session).get(user_id)
+                title = f"{(user.display_name or user.username) if user else 'Creator'} is live"
+                stream = await StreamService(streams, self.urls).start(user_id, title, None)
+            stream.media_state = "waiting"
+            stream.last_ingest_at = utcnow()
+            await session.commit()
+            stream_id = stream.stream_id
+        pipeline = LivePipeline(
+            stream_id=stream_id, user_id=user_id, out_dir=self.settings.media_dir / "live" / str(stream_id)
+        )
+        self._by_user[user_id] = pipeline
+        self._by_stream[stream_id] = pipeline
+        return pipeline
+
+    # --- called by IngestSession -------------------------------------------------------------------------
+
+    async def start_transcoder(self, pipeline: LivePipeline, metadata: dict[str, Any]) -> None:
+        source = _source_info(metadata)
+        ladder = build_ladder(source, self.settings.transcode)
+        pipeline.parts += 1
+        recording = self.settings.media_dir / "recordings" / str(pipeline.stream_id) / f"part-{pipeline.parts:03d}.ts"
+        recording.parent.mkdir(parents=True, exist_ok=True)
+        pipeline.out_dir.mkdir(parents=True, exist_ok=True)
+        transcoder = Transcoder(
+            ffmpeg=self.settings.ffmpeg_path,
+            source=source,
+            ladder=ladder,
+            out_dir=pipeline.out_dir,
+            recording_path=recording,
+            segment_seconds=self.settings.hls_segment_seconds,
+            thumbnail_interval=self.settings.thumbnail_seconds,
+        )
+        await transcoder.start()
+        await transcoder.write(flv_header(has_audio=source.audio, has_video=True))
+        pipeline.transcoder = transcoder
+        pipeline.renditions = [r.name for r in ladder]
+        pipeline.ready_task = asyncio.create_task(self._await_first_playlist(pipeline, transcoder))
+
+    async def _await_first_playlist(self, pipeline: LivePipeline, transcoder: Transcoder) -> None:
+        try:
+            await transcoder.wait_first_playlist(timeout=60)
+        except (TimeoutError, TranscoderError) as exc:
+            log.error("first_playlist_missing", stream_id=str(pipeline.stream_id), error=str(exc))
+            return
+        if pipeline.control is not None and not pipeline.ending:
+            await self._set_state(pipeline.stream_id, "live")
+
+    async def feed(self, pipeline: LivePipeline, tag_type: int, timestamp: int, payload: bytes) -> None:
+        transcoder = pipeline.transcoder
+        if transcoder is None or pipeline.ending:
+            return
+        if pipeline.ts_offset is None:
+            # First tag of this connection: continue after the previous connection's last tag.
+            pipeline.ts_offset = (pipeline.last_ts + RECONNECT_GAP_MS - timestamp) if pipeline.last_ts else 0
+        out_ts = max(0, timestamp + pipeline.ts_offset)
+        pipeline.last_ts = max(pipeline.last_ts, out_ts)
+        try:
+            await transcoder.write(flv_tag(tag_type, out_ts, payload))
+        except TranscoderError as exc:
+            log.error("transcoder_failed", stream_id=str(pipeline.stream_id), error=str(exc))
+            if pipeline.control is not None:
+                await pipeline.control.disconnect("transcoder failed")
+            return
+        now = time.monotonic()
+        if now - pipeline.last_touch >= TOUCH_EVERY_S:
+            pipeline.last_touch = now
+            async with self.db.sessionmaker() as session:
+                await StreamRepository(session).touch_ingest(pipeline.stream_id, utcnow())
+                await session.commit()
+
+    async def publisher_gone(self, pipeline: LivePipeline, reason: str) -> None:
+        pipeline.control = None
+        log.info("publish_stopped", stream_id=str(pipeline.stream_id), reason=reason)
+        if pipeline.ending:
+            return
+        await self._set_state(pipeline.stream_id, "reconnecting", touch=True)
+        pipeline.end_task = asyncio.create_task(
+            self._end_after(pipeline.stream_id, self.settings.reconnect_window_seconds)
+        )
+
+    async def _end_after(self, stream_id: uuid.UUID, delay: float) -> None:
+        await asyncio.sleep(delay)
+        log.info("reconnect_window_passed", stream_id=str(stream_id))
+        await self.end(stream_id, mark_ended=True)
+
+    # --- lifecycle used by the API and the reconciler ----------------------------------------------------
+
+    async def end(self, stream_id: uuid.UUID, *, mark_ended: bool = False, reason: str = "stream ended") -> None:
+        """Disconnect the publisher, finish the transcoder (playlists get ENDLIST, the recording is closed)."""
+        pipeline = self._by_stream.get(stream_id)
+        if mark_ended:
+            async with self.db.sessionmaker() as session:
+                stream = await StreamRepository(session).get(stream_id)
+                if stream is not None and stream.status == "live":
+                    StreamService.mark_ended(stream)
+                    await session.commit()
+        if pipeline is None:
+            return
+        pipeline.ending = True
+        current = asyncio.current_task()
+        for task in (pipeline.end_task, pipeline.ready_task):
+            if task is not None and task is not current:
+                task.cancel()
+        if pipeline.control is not None:
+            await pipeline.control.disconnect(reason)
+        if pipeline.transcoder is not None:
+            try:
+                await asyncio.wait_for(pipeline.transcoder.finish(), timeout=30)
+            except (TimeoutError, TranscoderError) as exc:
+                log.warning("transcoder_finish_failed", stream_id=str(stream_id), error=str(exc))
+                await pipeline.transcoder.kill()
+        self._by_stream.pop(stream_id, None)
+        if self._by_user.get(pipeline.user_id) is pipeline:
+            self._by_user.pop(pipeline.user_id, None)
+
+    async def reconcile(self) -> None:
+        """At start-up: streams left live by a crash end once their reconnect window has passed."""
+        window = timedelta(seconds=self.settings.reconnect_window_seconds)
+        now = utcnow()
+        async with self.db.sessionmaker() as session:
+            for stream in await StreamRepository(session).live_streams():
+                if stream.last_ingest_at is None:
+                    continue  # opened from the dashboard, never received media: still waiting for OBS
+                deadline = stream.last_ingest_at + window
+                if deadline <= now:
+                    StreamService.mark_ended(stream, at=stream.last_ingest_at)
+                    log.info("reconciler_ended_stream", stream_id=str(stream.stream_id))
+                else:
+                    stream.media_state = "reconnecting"
+                    self._schedule_orphan_end(stream, (deadline - now).total_seconds())
+            await session.commit()
+
+    def _schedule_orphan_end(self, stream: Stream, delay: float) -> None:
+        pipeline = LivePipeline(
+            stream_id=stream.stream_id,
+            user_id=stream.user_id,
+            out_dir=self.settings.media_dir / "live" / str(stream.stream_id),
+        )
+        # Earlier recording parts stay; a reconnect starts the next part.
+        recordings = self.settings.media_dir / "recordings" / str(stream.stream_id)
+        pipeline.parts = len(list(recordings.glob("part-*.ts"))) if recordings.is_dir() else 0
+        pipeline.last_ts = 0
+        pipeline.end_task = asyncio.create_task(self._end_after(stream.stream_id, delay))
+        self._by_user[stream.user_id] = pipeline
+        self._by_stream[stream.stream_id] = pipeline
+
+    async def close(self) -> None:
+        for stream_id in list(self._by_stream):
+            pipeline = self._by_stream[stream_id]
+            if pipeline.end_task is not None:
+                pipeline.end_task.cancel()
+            await self.end(stream_id, reason="server shutting down")
+
+    def is_publishing(self, stream_id: uuid.UUID) -> bool:
+        pipeline = self._by_stream.get(stream_id)
+        return pipeline is not None and pipeline.control is not None
+
+    def health(self, stream_id: uuid.UUID, media_state: str) -> StreamHealth:
+        pipeline = self._by_stream.get(stream_id)
+        ingest = transcoder = None
+        renditions: list[str] = []
+        if pipeline is not None:
+            renditions = pipeline.renditions
+            if pipeline.control is not None:
+                stats = pipeline.control.stats
+                ingest = IngestHealth(
+                    connected=True,
+                    bitrate_kbps=round(stats.bitrate_bps / 1000, 1),
+                    fps=round(stats.fps, 2),
+                    keyframe_interval_s=stats.keyframe_interval,
+                    video_codec=stats.video_codec,
+                    audio_codec=stats.audio_codec,
+                )
+            if pipeline.transcoder is not None:
+                t = pipeline.transcoder.stats
+                transcoder = TranscoderHealth(fps=t.fps, speed=t.speed, bitrate_kbps=t.bitrate_kbps)
+        return StreamHealth(
+            stream_id=stream_id, media_state=media_state, ingest=ingest, transcoder=transcoder, renditions=renditions
+        )
+
+    async def _set_state(self, stream_id: uuid.UUID, state: str, *, touch: bool = False) -> None:
+        async with self.db.sessionmaker() as session:
+            stream = await StreamRepository(session).get(stream_id)
+            if stream is not None and stream.status == "live":
+                stream.media_state = state
+                if touch:
+                    stream.last_ingest_at = utcnow()
+                await session.commit()
+
+
+class IngestSession:
+    """One publisher connection's view of its pipeline."""
+
+    def __init__(self, manager: IngestManager, pipeline: LivePipeline) -> None:
+        self.manager = manager
+        self.pipeline = pipeline
+        self.metadata: dict[str, Any] = {}
+        self._closed = False
+
+    async def on_metadata(self, metadata: dict[str, Any]) -> None:
+        self.metadata = metadata
+        if self.pipeline.transcoder is None:
+            await self.manager.start_transcoder(self.pipeline, metadata)
+
+    async def on_tag(self, tag_type: int, timestamp_ms: int, payload: bytes) -> None:
+        if tag_type == SCRIPT:
+            # Metadata arrives through on_metadata; a reconnected encoder's onMetaData in the middle of the
+            # FLV stream would only confuse ffmpeg's demuxer.
+            return
+        if self.pipeline.transcoder is None:
+            await self.manager.start_transcoder(self.pipeline, self.metadata)
+        await self.manager.feed(self.pipeline, tag_type, timestamp_ms, payload)
+
+    async def on_close(self, reason: str) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            await self.manager.publisher_gone(self.pipeline, reason)
+
+
+def _source_info(metadata: dict[str, Any]) -> SourceInfo:
+    def number(key: str) -> float | None:
+        value = metadata.get(key)
+        return float(value) if isinstance(value, int | float) and value > 0 else None
+
+    width = int(number("width") or 1280)
+    height = int(number("height") or 720)
+    fps = number("framerate") or number("fps") or 30.0
+    bitrate = number("videodatarate")
+    has_audio = metadata.get("audiocodecid") is not None or number("audiodatarate") is not None or not metadata
+    return SourceInfo(
+        width=width, height=height, fps=fps, video_bitrate_kbps=int(bitrate) if bitrate else None, audio=has_audio
+    )

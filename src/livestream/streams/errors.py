@@ -1,0 +1,21 @@
+from livestream.errors import Conflict, Forbidden, NotFound
+
+
+class StreamNotFound(NotFound):
+    code = "STREAM_NOT_FOUND"
+    message = "Stream not found"
+
+
+class NotYourStream(Forbidden):
+    code = "FORBIDDEN"
+    message = "Only the creator can change this stream"
+
+
+class AlreadyLive(Conflict):
+    code = "STREAM_ALREADY_LIVE"
+    message = "You already have a live stream; end it first"
+
+
+class StreamEnded(Conflict):
+    code = "STREAM_ENDED"
+    message = "This stream has ended"

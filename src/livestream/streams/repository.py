@@ -1,0 +1,91 @@
+"""All queries on streams and stream keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livestream.pagination import Cursor
+from livestream.streams.models import Stream, StreamKey
+from livestream.users.models import User
+
+
+class StreamRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, stream_id: uuid.UUID) -> Stream | None:
+        return await self.session.get(Stream, stream_id)
+
+    async def get_with_creator(self, stream_id: uuid.UUID) -> tuple[Stream, User] | None:
+        row = (
+            await self.session.execute(
+                select(Stream, User).join(User, User.user_id == Stream.user_id).where(Stream.stream_id == stream_id)
+            )
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    async def live_for_user(self, user_id: uuid.UUID) -> Stream | None:
+        result = await self.session.execute(select(Stream).where(Stream.user_id == user_id, Stream.status == "live"))
+        return result.scalar_one_or_none()
+
+    async def add(self, stream: Stream) -> bool:
+        """Insert; False when the creator already has a live stream (the partial unique index decided)."""
+        self.session.add(stream)
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            await self.session.rollback()
+            return False
+        return True
+
+    async def page(
+        self, *, status: str | None, user_id: uuid.UUID | None, limit: int, cursor: Cursor | None
+    ) -> list[tuple[Stream, User]]:
+        query = (
+            select(Stream, User)
+            .join(User, User.user_id == Stream.user_id)
+            .order_by(Stream.started_at.desc(), Stream.stream_id.desc())
+            .limit(limit)
+        )
+        if status is not None:
+            query = query.where(Stream.status == status)
+        if user_id is not None:
+            query = query.where(Stream.user_id == user_id)
+        if cursor is not None:
+            query = query.where(
+                or_(
+                    Stream.started_at < cursor.created_at,
+                    and_(Stream.started_at == cursor.created_at, Stream.stream_id < cursor.id),
+                )
+            )
+        return [(row[0], row[1]) for row in (await self.session.execute(query)).all()]
+
+    async def live_streams(self) -> list[Stream]:
+        return list((await self.session.execute(select(Stream).where(Stream.status == "live"))).scalars())
+
+    async def touch_ingest(self, stream_id: uuid.UUID, at: datetime) -> None:
+        await self.session.execute(update(Stream).where(Stream.stream_id == stream_id).values(last_ingest_at=at))
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+class StreamKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, user_id: uuid.UUID) -> StreamKey | None:
+        return await self.session.get(StreamKey, user_id)
+
+    async def get_by_hash(self, key_hash: str) -> StreamKey | None:
+        result = await self.session.execute(select(StreamKey).where(StreamKey.key_hash == key_hash))
+        return result.scalar_one_or_none()
+
+    async def save(self, key: StreamKey) -> None:
+        self.session.add(key)
+        await self.session.flush()

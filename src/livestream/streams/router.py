@@ -1,0 +1,142 @@
+"""HTTP for streams and stream keys."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+
+from livestream.api.container import Container
+from livestream.api.deps import ContainerDep, CurrentUser, SessionDep, after_commit
+from livestream.api.pagination import PageParams, page_params
+from livestream.api.responses import errors
+from livestream.pagination import Page
+from livestream.streams.keys import StreamKeyCipher
+from livestream.streams.repository import StreamKeyRepository, StreamRepository
+from livestream.streams.schemas import (
+    IngestInfo,
+    PlaybackInfo,
+    StreamCreate,
+    StreamCreated,
+    StreamHealth,
+    StreamKeyOut,
+    StreamOut,
+    StreamUpdate,
+)
+from livestream.streams.service import StreamKeyService, StreamService, Urls
+
+router = APIRouter(tags=["streams"])
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+async def _streams(session: SessionDep, container: ContainerDep) -> StreamService:
+    return StreamService(StreamRepository(session), Urls(container.settings.public_url))
+
+
+async def _keys(session: SessionDep, container: ContainerDep) -> StreamKeyService:
+    return StreamKeyService(StreamKeyRepository(session), StreamKeyCipher(container.settings.secret_key))
+
+
+Streams = Annotated[StreamService, Depends(_streams)]
+Keys = Annotated[StreamKeyService, Depends(_keys)]
+
+
+@router.get("/api/users/me/stream-key", response_model=StreamKeyOut, responses=errors(401), operation_id="getStreamKey")
+async def get_stream_key(user: CurrentUser, keys: Keys, container: ContainerDep) -> StreamKeyOut:
+    """Your stream key (created on first use). Only you ever see it."""
+    key, created_at = await keys.reveal(user.user_id)
+    return StreamKeyOut(stream_key=key, rtmp_url=container.settings.rtmp_url, created_at=created_at)
+
+
+@router.post(
+    "/api/users/me/stream-key/rotate",
+    response_model=StreamKeyOut,
+    responses=errors(401),
+    operation_id="rotateStreamKey",
+)
+async def rotate_stream_key(user: CurrentUser, keys: Keys, container: ContainerDep) -> StreamKeyOut:
+    """Replace your stream key; the old one is refused from now on (a publisher using it stays connected)."""
+    key, created_at = await keys.rotate(user.user_id)
+    return StreamKeyOut(stream_key=key, rtmp_url=container.settings.rtmp_url, created_at=created_at)
+
+
+@router.post(
+    "/api/streams",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StreamCreated,
+    responses=errors(401, 409),
+    operation_id="createStream",
+)
+async def create_stream(
+    body: StreamCreate, user: CurrentUser, streams: Streams, keys: Keys, container: ContainerDep
+) -> StreamCreated:
+    stream = await streams.start(user.user_id, body.title, body.description)
+    key, _ = await keys.reveal(user.user_id)
+    out = streams.out(stream, user)
+    return StreamCreated(
+        **out.model_dump(),
+        ingest=IngestInfo(rtmp_url=container.settings.rtmp_url, stream_key=key),
+        playback=PlaybackInfo(hls_url=streams.urls.hls(stream.stream_id)),
+    )
+
+
+@router.get("/api/streams", response_model=Page[StreamOut], responses=errors(), operation_id="listStreams")
+async def list_streams(
+    page: PageDep,
+    streams: Streams,
+    status_filter: Annotated[Literal["live", "ended"] | None, Query(alias="status")] = None,
+    user_id: uuid.UUID | None = None,
+) -> Page[StreamOut]:
+    return await streams.list(status=status_filter, user_id=user_id, limit=page.limit, cursor=page.cursor)
+
+
+@router.get("/api/streams/{stream_id}", response_model=StreamOut, responses=errors(404), operation_id="getStream")
+async def get_stream(stream_id: uuid.UUID, streams: Streams) -> StreamOut:
+    return streams.out(*await streams.get(stream_id))
+
+
+@router.patch(
+    "/api/streams/{stream_id}",
+    response_model=StreamOut,
+    responses=errors(401, 403, 404, 409),
+    operation_id="updateStream",
+)
+async def update_stream(stream_id: uuid.UUID, body: StreamUpdate, user: CurrentUser, streams: Streams) -> StreamOut:
+    return streams.out(*await streams.update(user.user_id, stream_id, body))
+
+
+@router.put(
+    "/api/streams/{stream_id}/end",
+    response_model=StreamOut,
+    responses=errors(401, 403, 404, 409),
+    operation_id="endStream",
+)
+async def end_stream(
+    stream_id: uuid.UUID, user: CurrentUser, streams: Streams, session: SessionDep, container: ContainerDep
+) -> StreamOut:
+    stream, creator = await streams.end(user.user_id, stream_id)
+    after_commit(session, lambda: _finish(container, stream_id))
+    return streams.out(stream, creator)
+
+
+async def _finish(container: Container, stream_id: uuid.UUID) -> None:
+    if container.ingest is not None:
+        await container.ingest.end(stream_id, reason="ended by the creator")
+
+
+@router.get(
+    "/api/streams/{stream_id}/health",
+    response_model=StreamHealth,
+    responses=errors(401, 403, 404),
+    operation_id="getStreamHealth",
+)
+async def get_stream_health(
+    stream_id: uuid.UUID, user: CurrentUser, streams: Streams, container: ContainerDep
+) -> StreamHealth:
+    stream, _ = await streams.owned(user.user_id, stream_id)
+    if container.ingest is None:
+        return StreamHealth(
+            stream_id=stream_id, media_state=stream.media_state, ingest=None, transcoder=None, renditions=[]
+        )
+    return container.ingest.health(stream_id, stream.media_state)

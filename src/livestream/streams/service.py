@@ -1,0 +1,149 @@
+"""Streams and stream keys: the rules, no HTTP. The request or ingest scope commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from livestream.db import utcnow
+from livestream.pagination import Cursor, Page
+from livestream.security import constant_time_equals
+from livestream.streams import errors
+from livestream.streams.keys import StreamKeyCipher, new_stream_key
+from livestream.streams.models import Stream, StreamKey
+from livestream.streams.repository import StreamKeyRepository, StreamRepository
+from livestream.streams.schemas import StreamCreator, StreamOut, StreamUpdate
+from livestream.users.models import User
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Where viewers fetch media; from LS_PUBLIC_URL so a CDN can front /hls later."""
+
+    public_url: str
+
+    def hls(self, stream_id: uuid.UUID) -> str:
+        return f"{self.public_url.rstrip('/')}/hls/{stream_id}/master.m3u8"
+
+    def thumbnail(self, stream_id: uuid.UUID) -> str:
+        return f"{self.public_url.rstrip('/')}/hls/{stream_id}/thumbnail.jpg"
+
+
+class StreamKeyService:
+    def __init__(self, keys: StreamKeyRepository, cipher: StreamKeyCipher) -> None:
+        self.keys = keys
+        self.cipher = cipher
+
+    async def reveal(self, user_id: uuid.UUID) -> tuple[str, datetime]:
+        """The creator's key, created on first use."""
+        stored = await self.keys.get(user_id)
+        if stored is None:
+            return await self.rotate(user_id)
+        return self.cipher.decrypt(stored.key_encrypted), stored.created_at
+
+    async def rotate(self, user_id: uuid.UUID) -> tuple[str, datetime]:
+        key = new_stream_key()
+        stored = await self.keys.get(user_id)
+        if stored is None:
+            stored = StreamKey(user_id=user_id, key_hash="", key_encrypted="")
+        stored.key_hash = self.cipher.lookup_hash(key)
+        stored.key_encrypted = self.cipher.encrypt(key)
+        stored.created_at = utcnow()
+        await self.keys.save(stored)
+        return key, stored.created_at
+
+    async def resolve(self, presented: str) -> uuid.UUID | None:
+        """The creator a presented key belongs to, or None (rotated, unknown)."""
+        if not presented or len(presented) > 200:
+            return None
+        stored = await self.keys.get_by_hash(self.cipher.lookup_hash(presented))
+        if stored is None:
+            return None
+        # The hash lookup found a candidate; the final check on the key itself is constant-time.
+        return stored.user_id if constant_time_equals(self.cipher.decrypt(stored.key_encrypted), presented) else None
+
+
+class StreamService:
+    def __init__(self, streams: StreamRepository, urls: Urls) -> None:
+        self.streams = streams
+        self.urls = urls
+
+    async def start(self, user_id: uuid.UUID, title: str, description: str | None) -> Stream:
+        if await self.streams.live_for_user(user_id) is not None:
+            raise errors.AlreadyLive()
+        stream = Stream(
+            user_id=user_id,
+            title=title,
+            description=description,
+            status="live",
+            media_state="waiting",
+            started_at=utcnow(),
+        )
+        if not await self.streams.add(stream):
+            raise errors.AlreadyLive()
+        return stream
+
+    async def get(self, stream_id: uuid.UUID) -> tuple[Stream, User]:
+        found = await self.streams.get_with_creator(stream_id)
+        if found is None:
+            raise errors.StreamNotFound()
+        return found
+
+    async def owned(self, actor_id: uuid.UUID, stream_id: uuid.UUID) -> tuple[Stream, User]:
+        stream, creator = await self.get(stream_id)
+        if stream.user_id != actor_id:
+            raise errors.NotYourStream()
+        return stream, creator
+
+    async def end(self, actor_id: uuid.UUID, stream_id: uuid.UUID) -> tuple[Stream, User]:
+        stream, creator = await self.owned(actor_id, stream_id)
+        if stream.status == "ended":
+            raise errors.StreamEnded()
+        self.mark_ended(stream)
+        await self.streams.flush()
+        return stream, creator
+
+    @staticmethod
+    def mark_ended(stream: Stream, at: datetime | None = None) -> None:
+        stream.status = "ended"
+        stream.media_state = "ended"
+        stream.ended_at = max(at or utcnow(), stream.started_at)
+
+    async def update(self, actor_id: uuid.UUID, stream_id: uuid.UUID, change: StreamUpdate) -> tuple[Stream, User]:
+        stream, creator = await self.owned(actor_id, stream_id)
+        if stream.status == "ended":
+            raise errors.StreamEnded()
+        if change.title is not None:
+            stream.title = change.title
+        if change.description is not None:
+            stream.description = change.description or None
+        await self.streams.flush()
+        return stream, creator
+
+    async def list(
+        self, *, status: str | None, user_id: uuid.UUID | None, limit: int, cursor: Cursor | None
+    ) -> Page[StreamOut]:
+        rows = await self.streams.page(status=status, user_id=user_id, limit=limit + 1, cursor=cursor)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [self.out(stream, creator) for stream, creator in rows]
+        next_cursor = Cursor(rows[-1][0].started_at, rows[-1][0].stream_id).encode() if more else None
+        return Page[StreamOut](items=items, next_cursor=next_cursor)
+
+    def out(self, stream: Stream, creator: User) -> StreamOut:
+        live = stream.status == "live"
+        return StreamOut(
+            stream_id=stream.stream_id,
+            user_id=stream.user_id,
+            user=StreamCreator.model_validate(creator),
+            title=stream.title,
+            description=stream.description,
+            status="live" if live else "ended",
+            media_state=stream.media_state,
+            started_at=stream.started_at,
+            ended_at=stream.ended_at,
+            viewer_count=stream.viewer_count,
+            hls_url=self.urls.hls(stream.stream_id) if live else None,
+            thumbnail_url=self.urls.thumbnail(stream.stream_id) if live else None,
+        )
