@@ -13,7 +13,10 @@ import pytest
 def settings_overrides(tmp_path: Path) -> dict[str, object]:
     dist = tmp_path / "dist"
     (dist / "assets").mkdir(parents=True)
-    (dist / "index.html").write_text('<!doctype html><div id="root"></div><script src="/assets/app-1.js"></script>')
+    (dist / "index.html").write_text(
+        "<!doctype html><html><head><title>LiveStream Pro</title></head>"
+        '<body><div id="root"></div><script src="/assets/app-1.js"></script></body></html>'
+    )
     (dist / "assets" / "app-1.js").write_text("console.log('app')")
     (dist / "favicon.svg").write_text("<svg/>")
     (tmp_path / "secret.txt").write_text("do not serve")
@@ -48,3 +51,29 @@ async def test_api_paths_stay_json_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/does-not-exist")
     assert response.status_code == 404
     assert response.json()["code"] == "NOT_FOUND"
+
+
+async def test_watch_page_has_open_graph_tags(app: object, client: httpx.AsyncClient) -> None:
+    from tests.api.helpers import bearer, quick_user
+
+    _, token = await quick_user(app)
+    title = 'Night <script>alert("x")</script> & chill'
+    created = await client.post("/api/streams", json={"title": title}, headers=bearer(token))
+    sid = created.json()["stream_id"]
+    page = await client.get(f"/watch/{sid}")
+    assert page.status_code == 200
+    assert 'id="root"' in page.text
+    assert '<meta property="og:type" content="video.other" />' in page.text
+    assert f'content="http://testserver/hls/{sid}/thumbnail.jpg"' in page.text
+    assert "<script>alert" not in page.text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; chill" in page.text
+    assert "<title>Night &lt;script&gt;" in page.text
+    assert "content-security-policy" in page.headers
+
+
+@pytest.mark.parametrize("stream_id", ["not-a-uuid", "00000000-0000-4000-8000-000000000000"])
+async def test_watch_page_for_unknown_stream_is_the_plain_app(client: httpx.AsyncClient, stream_id: str) -> None:
+    page = await client.get(f"/watch/{stream_id}")
+    assert page.status_code == 200
+    assert 'id="root"' in page.text
+    assert "og:title" not in page.text

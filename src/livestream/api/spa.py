@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import html
+import re
+import uuid
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
+
+from livestream.streams.repository import StreamRepository
+from livestream.streams.service import Urls
 
 # Paths the SPA must never swallow: unknown API routes stay JSON 404s.
 _RESERVED_PREFIXES = ("/api/", "/hls/", "/ws/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
@@ -29,6 +35,14 @@ def mount_spa(app: FastAPI, dist: Path) -> None:
     if assets.is_dir():
         app.mount("/assets", _ImmutableStatic(directory=assets), name="assets")
 
+    index_html = index.read_text()
+
+    @app.get("/watch/{stream_id}", include_in_schema=False)
+    async def watch(stream_id: str, request: Request) -> Response:
+        """The SPA, with Open Graph tags so a shared link previews the stream."""
+        tags = await _watch_tags(request, stream_id)
+        return HTMLResponse(_inject(index_html, tags), headers={"Cache-Control": "no-cache"})
+
     @app.get("/{path:path}", include_in_schema=False)
     async def spa(path: str, request: Request) -> Response:
         full = "/" + path
@@ -38,6 +52,48 @@ def mount_spa(app: FastAPI, dist: Path) -> None:
         if candidate is not None:
             return FileResponse(candidate)
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+
+async def _watch_tags(request: Request, stream_id: str) -> dict[str, str]:
+    try:
+        sid = uuid.UUID(stream_id)
+    except ValueError:
+        return {}
+    container = request.app.state.container
+    async with container.db.sessionmaker() as session:
+        found = await StreamRepository(session).get_with_creator(sid)
+    if found is None:
+        return {}
+    stream, creator = found
+    urls = Urls(container.settings.public_url)
+    name = creator.display_name or creator.username
+    live = stream.status == "live"
+    tags = {
+        "og:site_name": "LiveStream Pro",
+        "og:type": "video.other",
+        "og:title": f"{stream.title} — {name}",
+        "og:description": stream.description
+        or (f"{name} is live now on LiveStream Pro" if live else f"A past stream by {name} on LiveStream Pro"),
+        "og:url": f"{container.settings.public_url.rstrip('/')}/watch/{sid}",
+        "twitter:card": "summary_large_image" if live else "summary",
+    }
+    if live:
+        tags["og:image"] = urls.thumbnail(sid)
+    return tags
+
+
+def _inject(index_html: str, tags: dict[str, str]) -> str:
+    if not tags:
+        return index_html
+    lines = [
+        f'<meta {"name" if key.startswith("twitter:") else "property"}="{key}" content="{html.escape(value)}" />'
+        for key, value in tags.items()
+    ]
+    head = "\n    ".join(lines)
+    page = re.sub(
+        r"<title>.*?</title>", f"<title>{html.escape(tags['og:title'])}</title>", index_html, count=1, flags=re.DOTALL
+    )
+    return page.replace("</head>", f"    {head}\n  </head>", 1)
 
 
 class _ImmutableStatic(StaticFiles):
