@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     rtmp_public_url: str | None = None  # what creators paste into OBS; derived from public_url when unset
     ffmpeg: str | None = None  # default: the binary shipped in the imageio-ffmpeg wheel
     transcode: Literal["abr", "passthrough"] = "abr"
+    # The top rung; 720 suits 2-core hosts, where a 1080p ladder cannot keep up in real time.
+    transcode_max_height: int = Field(default=1080, ge=144, le=2160)
     hls_segment_seconds: float = Field(default=1.0, ge=0.5, le=10)
     reconnect_window_seconds: int = Field(default=60, ge=1, le=3600)
     thumbnail_seconds: int = Field(default=10, ge=5, le=60)

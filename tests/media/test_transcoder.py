@@ -36,12 +36,12 @@ def run_ffmpeg(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[s
     )
 
 
-def make_source(path: Path, *, size: str = "1280x720", seconds: float = SOURCE_SECONDS) -> bytes:
+def make_source(path: Path, *, size: str = "1280x720", seconds: float = SOURCE_SECONDS, audio: bool = True) -> bytes:
+    sound = ["-f", "lavfi", "-i", "sine", "-c:a", "aac"] if audio else []
     done = run_ffmpeg(
         "-v", "error", "-y",
-        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
-        "-f", "lavfi", "-i", "sine",
-        "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30", *sound,
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
         "-t", str(seconds), "-f", "flv", str(path),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -439,6 +439,29 @@ async def test_endless_garbage_is_cut_off_instead_of_feeding_ffmpeg_forever(tmp_
         with pytest.raises(TranscoderError, match="no audio or video"):
             await transcoder.write(b"more")
     assert transcoder.returncode == -9
+
+
+async def test_a_source_without_the_audio_its_metadata_promised_fails_clearly(tmp_path: Path) -> None:
+    silent = make_source(tmp_path / "silent.flv", size="640x360", seconds=2, audio=False)
+    claims_audio = SourceInfo(640, 360, 30, None, audio=True)
+    ladder = build_ladder(claims_audio)
+    async with Transcoder(FFMPEG, claims_audio, ladder, tmp_path / "live", tmp_path / "rec.ts") as transcoder:
+        async with asyncio.timeout(20):
+            await feed(transcoder, silent)
+            with pytest.raises(TranscoderError, match="matches no streams"):
+                await transcoder.finish(timeout=10)
+
+
+async def test_a_source_without_audio_gets_video_only_renditions(tmp_path: Path) -> None:
+    silent = make_source(tmp_path / "silent.flv", size="640x360", seconds=2, audio=False)
+    no_audio = SourceInfo(640, 360, 30, None, audio=False)
+    async with Transcoder(FFMPEG, no_audio, build_ladder(no_audio), tmp_path / "live", tmp_path / "rec.ts") as t:
+        await feed(t, silent)
+        await t.finish(timeout=10)
+    ((attrs, _uri),) = stream_infs(t.master_playlist.read_text())
+    assert attrs["CODECS"].startswith("avc1.")
+    assert "mp4a" not in attrs["CODECS"]
+    assert attrs["RESOLUTION"] == "640x360"
 
 
 async def feed_after_death(transcoder: Transcoder, rest: bytes) -> None:

@@ -36,6 +36,7 @@ AUDIO, VIDEO, SCRIPT = 8, 9, 18
 # After a reconnect the new publisher's clock restarts at zero; leave this much room after the last tag.
 RECONNECT_GAP_MS = 100
 TOUCH_EVERY_S = 5.0
+MAX_HELD_TAGS = 256
 
 
 @dataclass
@@ -116,7 +117,7 @@ class IngestManager:
 
     async def start_transcoder(self, pipeline: LivePipeline, metadata: dict[str, Any]) -> None:
         source = _source_info(metadata)
-        ladder = build_ladder(source, self.settings.transcode)
+        ladder = build_ladder(source, self.settings.transcode, max_height=self.settings.transcode_max_height)
         pipeline.parts += 1
         recording = self.settings.media_dir / "recordings" / str(pipeline.stream_id) / f"part-{pipeline.parts:03d}.ts"
         recording.parent.mkdir(parents=True, exist_ok=True)
@@ -296,6 +297,8 @@ class IngestSession:
         self.pipeline = pipeline
         self.metadata: dict[str, Any] = {}
         self._closed = False
+        # Without onMetaData the source is learnt from its first tags: held until the first video tag.
+        self._held: list[tuple[int, int, bytes]] = []
 
     async def on_metadata(self, metadata: dict[str, Any]) -> None:
         self.metadata = metadata
@@ -308,7 +311,15 @@ class IngestSession:
             # FLV stream would only confuse ffmpeg's demuxer.
             return
         if self.pipeline.transcoder is None:
-            await self.manager.start_transcoder(self.pipeline, self.metadata)
+            self._held.append((tag_type, timestamp_ms, payload))
+            if tag_type != VIDEO and len(self._held) < MAX_HELD_TAGS:
+                return
+            has_audio = any(kind == AUDIO for kind, _, _ in self._held)
+            await self.manager.start_transcoder(self.pipeline, {**self.metadata, "_has_audio": has_audio})
+            held, self._held = self._held, []
+            for kind, ts, data in held:
+                await self.manager.feed(self.pipeline, kind, ts, data)
+            return
         await self.manager.feed(self.pipeline, tag_type, timestamp_ms, payload)
 
     async def on_close(self, reason: str) -> None:
@@ -328,7 +339,10 @@ def _source_info(metadata: dict[str, Any]) -> SourceInfo:
     height = int(number("height") or 720)
     fps = number("framerate") or number("fps") or 30.0
     bitrate = number("videodatarate")
-    has_audio = metadata.get("audiocodecid") is not None or number("audiodatarate") is not None or not metadata
+    if "_has_audio" in metadata:
+        has_audio = bool(metadata["_has_audio"])
+    else:
+        has_audio = metadata.get("audiocodecid") is not None or number("audiodatarate") is not None
     return SourceInfo(
         width=width, height=height, fps=fps, video_bitrate_kbps=int(bitrate) if bitrate else None, audio=has_audio
     )

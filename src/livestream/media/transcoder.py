@@ -43,8 +43,16 @@ class TranscoderError(RuntimeError):
         self.returncode = returncode
         self.stderr_tail = list(stderr_tail)
         detail = f"{message} (exit code {returncode})" if returncode is not None else message
-        last = next((line for line in reversed(self.stderr_tail) if line.strip()), None)
-        super().__init__(f"{detail}: {last}" if last else detail)
+        why = _reason(self.stderr_tail)
+        super().__init__(f"{detail}: {why}" if why else detail)
+
+
+def _reason(tail: Sequence[str], lines: int = 4) -> str:
+    """ffmpeg's last few error lines (the first of them usually says what went wrong), else its last line."""
+    errors = [line.strip() for line in tail if "[error]" in line or "[fatal]" in line]
+    if errors:
+        return " | ".join(errors[-lines:])
+    return next((line.strip() for line in reversed(tail) if line.strip()), "")
 
 
 class Transcoder:

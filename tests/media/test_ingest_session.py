@@ -1,0 +1,55 @@
+"""How a publisher connection feeds its pipeline when the encoder sends no onMetaData."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from livestream.media.ingest import AUDIO, SCRIPT, VIDEO, IngestSession, LivePipeline, _source_info
+
+
+class _Manager:
+    def __init__(self) -> None:
+        self.started: list[dict[str, Any]] = []
+        self.fed: list[tuple[int, int]] = []
+
+    async def start_transcoder(self, pipeline: LivePipeline, metadata: dict[str, Any]) -> None:
+        self.started.append(metadata)
+        pipeline.transcoder = object()  # type: ignore[assignment]
+
+    async def feed(self, pipeline: LivePipeline, tag_type: int, timestamp: int, payload: bytes) -> None:
+        self.fed.append((tag_type, timestamp))
+
+
+def _session() -> tuple[IngestSession, _Manager]:
+    manager = _Manager()
+    pipeline = LivePipeline(stream_id=uuid.uuid4(), user_id=uuid.uuid4(), out_dir=Path("/nonexistent"))
+    return IngestSession(manager, pipeline), manager  # type: ignore[arg-type]
+
+
+async def test_without_metadata_the_first_video_tag_starts_the_transcoder_with_held_tags() -> None:
+    session, manager = _session()
+    await session.on_tag(AUDIO, 0, b"\xaf\x00")
+    await session.on_tag(SCRIPT, 0, b"meta")
+    assert manager.started == []
+    await session.on_tag(VIDEO, 0, b"\x17\x00")
+    await session.on_tag(VIDEO, 33, b"\x27\x01")
+    assert len(manager.started) == 1
+    assert _source_info(manager.started[0]).audio is True
+    assert manager.fed == [(AUDIO, 0), (VIDEO, 0), (VIDEO, 33)]
+
+
+async def test_video_only_source_is_not_declared_with_audio() -> None:
+    session, manager = _session()
+    await session.on_tag(VIDEO, 0, b"\x17\x00")
+    assert _source_info(manager.started[0]).audio is False
+
+
+def test_source_info_from_metadata() -> None:
+    info = _source_info(
+        {"width": 1920.0, "height": 1080.0, "framerate": 60.0, "videodatarate": 6000.0, "audiocodecid": 10.0}
+    )
+    assert (info.width, info.height, info.fps, info.video_bitrate_kbps, info.audio) == (1920, 1080, 60.0, 6000, True)
+    silent = _source_info({"width": 640.0, "height": 360.0})
+    assert silent.audio is False
