@@ -92,6 +92,15 @@ def test_extended_timestamp_on_continuation_chunks(repeat_on_fmt3: bool) -> None
     assert ChunkDecoder().feed(data) == [Message(6, 9, 1, ts, body)]
 
 
+def test_fmt3_new_message_reads_its_extended_delta() -> None:
+    # ffmpeg sends a type-3 header when the timestamp field (0xFFFFFF) repeats: the extended field that follows
+    # is the new delta.
+    first, second = 0x01000000, 0x01000010
+    data = header(0, 6, ts=first, length=1, type_id=9, stream_id=1) + b"a"
+    data += header(3, 6) + struct.pack(">I", second) + b"b"
+    assert [m.timestamp for m in ChunkDecoder().feed(data)] == [first, first + second]
+
+
 def test_extended_delta_wraps_like_librtmp_backwards_delta() -> None:
     # librtmp interleaves audio and video on one chunk stream: a step back in time is sent as a 32-bit delta
     # (an extended timestamp of 0xFFFFFFF9 for -7), also repeated on continuation chunks.

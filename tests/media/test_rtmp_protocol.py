@@ -175,10 +175,15 @@ async def test_garbage_closes_the_connection_and_nobody_else_notices(
     await still_serving(server, handler)
 
 
+@pytest.fixture(scope="module")
+def source_flv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_flv(tmp_path_factory.mktemp("rtmp") / "source.flv", seconds=1)
+
+
 async def test_ffmpeg_publishes_after_a_barrage_of_garbage(
-    server: RTMPServer, handler: RecordingHandler, tmp_path: Path
+    server: RTMPServer, handler: RecordingHandler, source_flv: Path
 ) -> None:
-    source = make_flv(tmp_path / "source.flv", seconds=1)
+    source = source_flv
     clients = [await RawClient.open(server.port) for _ in garbage_cases()]
     try:
         for raw, (handshake, data) in zip(clients, garbage_cases().values(), strict=True):

@@ -165,11 +165,17 @@ class ChunkDecoder:
             extended_value = _U32.unpack_from(buf, pos + header)[0]
             header += 4
         elif fmt == 3 and stream is not None and stream.extended:
-            # The spec, ffmpeg and librtmp repeat the extended timestamp on fmt-3 chunks; some encoders do not.
-            # Take the four bytes only when they repeat the value in force (as SRS does).
             if available < header + 4:
                 return 0
-            if _U32.unpack_from(buf, pos + header)[0] == stream.extended_value:
+            value = _U32.unpack_from(buf, pos + header)[0]
+            if not in_progress:
+                # A fmt-3 chunk starting a message carries the extended field, the delta in force (ffmpeg
+                # writes the new delta there when it is as large as the last one).
+                extended, extended_value = True, value
+                header += 4
+            elif value == stream.extended_value:
+                # Continuation chunks: the spec, ffmpeg and librtmp repeat the field, some encoders do not.
+                # Take the four bytes only when they repeat the value in force (as SRS does).
                 header += 4
 
         if not in_progress and length > self.max_message_size:
@@ -197,6 +203,8 @@ class ChunkDecoder:
         elif not in_progress:
             # A fmt-3 chunk starting a new message: same length, type and stream, timestamp advanced by the last
             # delta (after a fmt-0 header, the delta is that header's timestamp, per spec §5.3.1.2.4).
+            if extended:
+                stream.delta = stream.extended_value = extended_value
             stream.timestamp = (stream.timestamp + stream.delta) & TIMESTAMP_MASK
 
         if stream.buffer is None:
