@@ -235,6 +235,5 @@ async def test_hls_origin_serves_live_media_with_cache_headers(app: FastAPI, cli
     assert (await client.get(f"/hls/{sid}/v0/missing.ts")).status_code == 404
     assert (await client.get("/hls/00000000-0000-4000-8000-000000000000/master.m3u8")).status_code == 404
     await client.put(f"/api/streams/{sid}/end", headers=bearer(token))
-    app.state.live_status = type(app.state.live_status)()  # forget the one-second cache
     gone = await client.get(f"/hls/{sid}/master.m3u8")
     assert_error(gone, 404, "MEDIA_NOT_FOUND")

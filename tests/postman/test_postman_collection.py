@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +34,55 @@ NAME_STATUS = re.compile(r"^(\d{3}) ")
 UNREACHABLE: dict[tuple[str, str, int], str] = {
     ("GET", "/readyz", 503): "needs an unreachable database",
     ("GET", "/api/users/me", 400): "takes no parameters or body that could be invalid",
+    ("GET", "/api/users/me/stream-key", 400): "takes no parameters or body that could be invalid",
+    ("POST", "/api/users/me/stream-key/rotate", 400): "takes no parameters or body; a body, even malformed, is ignored",
 }
+
+# What the transcoder leaves in a live stream's folder (media/ffmpeg.py HlsLayout), small enough to write by hand.
+SEEDED_FILES: dict[str, bytes] = {
+    "master.m3u8": b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=800000,RESOLUTION=640x360\nv0/index.m3u8\n",
+    "v0/index.m3u8": (
+        b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1.000000,\nseg_0.ts\n"
+    ),
+    "v0/seg_0.ts": (b"\x47" + bytes(187)) * 4,  # four empty MPEG-TS packets
+    "x.exe": b"MZ",  # on disk, but not a media type: the origin must refuse it
+}
+
+
+@dataclass(frozen=True)
+class SeededStream:
+    stream_id: str
+    token: str
+
+
+@pytest.fixture(scope="module")
+def seeded_stream(live_server: LiveServer) -> SeededStream:
+    """A live stream with HLS files on disk, for the origin's success cases.
+
+    newman cannot publish RTMP, so a creator goes live through the API here and the files are written where the
+    transcoder would put them; the collection reads them through /hls and ends the stream (hlsStreamId, hlsToken).
+    """
+    name = f"pmseed_{secrets.token_hex(4)}"
+    password = "correct horse battery staple"
+    with httpx.Client(base_url=live_server.base_url, timeout=10) as api:
+        registered = api.post(
+            "/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": password}
+        )
+        assert registered.status_code == 201, registered.text
+        login = api.post("/api/auth/login", json={"login": name, "password": password})
+        assert login.status_code == 200, login.text
+        token = login.json()["access_token"]
+        created = api.post(
+            "/api/streams", json={"title": "Seeded test pattern"}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert created.status_code == 201, created.text
+        stream_id = created.json()["stream_id"]
+    folder = Path(live_server.env["LS_MEDIA_DIR"]) / "live" / stream_id
+    for relative, content in SEEDED_FILES.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return SeededStream(stream_id=stream_id, token=token)
 
 
 def _ensure_newman() -> None:
@@ -99,7 +150,7 @@ def _match(path: str, templates: list[str]) -> str | None:
     return best[1] if best else None
 
 
-def test_newman_runs_collection(live_server: LiveServer) -> None:
+def test_newman_runs_collection(live_server: LiveServer, seeded_stream: SeededStream) -> None:
     _ensure_newman()
     command = [
         str(NEWMAN),
@@ -107,6 +158,10 @@ def test_newman_runs_collection(live_server: LiveServer) -> None:
         str(COLLECTION),
         "--env-var",
         f"baseUrl={live_server.base_url}",
+        "--env-var",
+        f"hlsStreamId={seeded_stream.stream_id}",
+        "--env-var",
+        f"hlsToken={seeded_stream.token}",
         "--reporters",
         "cli",
         "--bail",
@@ -128,6 +183,9 @@ def test_newman_runs_collection(live_server: LiveServer) -> None:
         print(output)
         print("--- server log (tail) ---\n" + live_server.log()[-8000:])
     assert result.returncode == 0, f"newman exited with {result.returncode}:\n{output}"
+    # The requests on the seeded stream skip themselves without hlsStreamId; here they must have run.
+    assert "skipped" not in output, output
+    assert "served as an HLS playlist" in output, output
 
 
 def test_collection_covers_every_operation(live_server: LiveServer) -> None:

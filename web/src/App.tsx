@@ -5,12 +5,14 @@ import { ApiError } from "./api/errors";
 import { Layout } from "./components/Layout";
 import { RequireAuth } from "./components/RequireAuth";
 import { NotFound } from "./components/Status";
+import { DashboardPage } from "./pages/DashboardPage";
 import { FollowListPage } from "./pages/FollowListPage";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
 import { ProfilePage } from "./pages/ProfilePage";
 import { RegisterPage } from "./pages/RegisterPage";
 import { SettingsProfilePage } from "./pages/SettingsProfilePage";
+import { WatchPage } from "./pages/WatchPage";
 
 export const routes: RouteObject[] = [
   {
@@ -22,6 +24,15 @@ export const routes: RouteObject[] = [
       { path: "u/:username", element: <ProfilePage /> },
       { path: "u/:username/followers", element: <FollowListPage kind="followers" /> },
       { path: "u/:username/following", element: <FollowListPage kind="following" /> },
+      { path: "watch/:streamId", element: <WatchPage /> },
+      {
+        path: "dashboard",
+        element: (
+          <RequireAuth>
+            <DashboardPage />
+          </RequireAuth>
+        ),
+      },
       {
         path: "settings/profile",
         element: (

@@ -21,7 +21,6 @@ from livestream.auth.router import router as auth_router
 from livestream.config import Settings, get_settings
 from livestream.follows.router import router as follows_router
 from livestream.logging import configure_logging
-from livestream.media.origin import LiveStatusCache
 from livestream.media.origin import router as origin_router
 from livestream.streams.router import router as streams_router
 from livestream.users.router import router as users_router
@@ -46,7 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = Container.build(settings)
         app.state.container = container
-        app.state.live_status = LiveStatusCache()
         await container.start_media()
         try:
             yield

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from livestream.config import Settings
 from livestream.db import Database
 from livestream.media.ingest import IngestManager
+from livestream.media.live_status import LiveStatusCache
 from livestream.media.rtmp.server import RTMPServer
 from livestream.ratelimit import Counters, make_counters
 from livestream.security import JWTCodec
@@ -19,6 +20,7 @@ class Container:
     db: Database
     counters: Counters
     codec: JWTCodec
+    live_status: LiveStatusCache = field(default_factory=LiveStatusCache)
     ingest: IngestManager | None = None
     rtmp: RTMPServer | None = None
 
@@ -38,7 +40,7 @@ class Container:
 
     async def start_media(self) -> None:
         """Reconcile streams a crash left live, then accept publishers (single node: one process owns ingest)."""
-        self.ingest = IngestManager(self.settings, self.db)
+        self.ingest = IngestManager(self.settings, self.db, on_ended=self.live_status.forget)
         await self.ingest.reconcile()
         if self.settings.rtmp_enabled:
             self.rtmp = RTMPServer(self.ingest, host=self.settings.rtmp_host, port=self.settings.rtmp_port)

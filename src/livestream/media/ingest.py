@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -57,9 +58,10 @@ class LivePipeline:
 
 
 class IngestManager:
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, on_ended: Callable[[uuid.UUID], None] | None = None) -> None:
         self.settings = settings
         self.db = db
+        self._on_ended = on_ended
         self.cipher = StreamKeyCipher(settings.secret_key)
         self.urls = Urls(settings.public_url)
         self._by_user: dict[uuid.UUID, LivePipeline] = {}
@@ -195,6 +197,8 @@ class IngestManager:
                 if stream is not None and stream.status == "live":
                     StreamService.mark_ended(stream)
                     await session.commit()
+        if self._on_ended is not None:
+            self._on_ended(stream_id)
         if pipeline is None:
             return
         pipeline.ending = True

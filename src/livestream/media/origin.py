@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from pathlib import Path
 
 import anyio
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from livestream.api.deps import ContainerDep
+from livestream.api.responses import errors
 from livestream.errors import NotFound
-from livestream.streams.repository import StreamRepository
 
 router = APIRouter(tags=["media"])
 
@@ -34,7 +33,6 @@ _CACHE = {
     "mp4": "public, max-age=31536000, immutable",
     "jpg": "public, max-age=5",
 }
-_LIVE_TTL_S = 1.0
 
 
 class MediaNotFound(NotFound):
@@ -42,39 +40,13 @@ class MediaNotFound(NotFound):
     message = "No such live media"
 
 
-class LiveStatusCache:
-    """Whether a stream is live, remembered for a second: segment requests must not each cost a query."""
-
-    def __init__(self) -> None:
-        self._seen: dict[uuid.UUID, tuple[bool, float]] = {}
-
-    async def is_live(self, container: ContainerDep, stream_id: uuid.UUID) -> bool:
-        now = time.monotonic()
-        cached = self._seen.get(stream_id)
-        if cached is not None and now - cached[1] < _LIVE_TTL_S:
-            return cached[0]
-        async with container.db.sessionmaker() as session:
-            stream = await StreamRepository(session).get(stream_id)
-        live = stream is not None and stream.status == "live"
-        if len(self._seen) > 10_000:
-            self._seen.clear()
-        self._seen[stream_id] = (live, now)
-        return live
-
-
-@router.get(
-    "/hls/{stream_id}/{path:path}",
-    include_in_schema=True,
-    operation_id="getLiveMedia",
-    responses={404: {"description": "Unknown or ended stream, or no such file"}},
-)
-async def live_media(stream_id: uuid.UUID, path: str, request: Request, container: ContainerDep) -> FileResponse:
+@router.get("/hls/{stream_id}/{path:path}", operation_id="getLiveMedia", responses=errors(404))
+async def live_media(stream_id: uuid.UUID, path: str, container: ContainerDep) -> FileResponse:
     """HLS master and variant playlists, segments and the thumbnail of a live stream."""
     match = _PATH.fullmatch(path)
     if match is None:
         raise MediaNotFound()
-    cache: LiveStatusCache = request.app.state.live_status
-    if not await cache.is_live(container, stream_id):
+    if not await container.live_status.is_live(container.db, stream_id):
         raise MediaNotFound()
     base = (container.settings.media_dir / "live" / str(stream_id)).resolve()
     target = (base / path).resolve()

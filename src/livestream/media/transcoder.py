@@ -385,6 +385,20 @@ class Transcoder:
         except OSError:
             return
         changed = False
+        listed = {
+            lines[i + 1].strip()
+            for i, line in enumerate(lines)
+            if line.startswith("#EXT-X-STREAM-INF:") and i + 1 < len(lines)
+        }
+        for rendition, playlist in zip(self.ladder, self.layout.variant_playlists, strict=True):
+            uri = playlist.relative_to(self.out_dir).as_posix()
+            if uri in listed:
+                continue
+            # ffmpeg leaves a variant out of the live master when it cannot tell its bitrate (a copied stream
+            # whose FLV metadata has none), and hls.js then finds nothing to play: list it ourselves.
+            bandwidth = max(_peak_bps(playlist), rendition.bandwidth_bps)
+            lines += [f"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={rendition.width}x{rendition.height}", uri]
+            changed = True
         for i, line in enumerate(lines):
             if not line.startswith("#EXT-X-STREAM-INF:") or i + 1 >= len(lines):
                 continue

@@ -8,7 +8,7 @@ class StreamNotFound(NotFound):
 
 class NotYourStream(Forbidden):
     code = "FORBIDDEN"
-    message = "Only the creator can change this stream"
+    message = "This stream belongs to another creator"
 
 
 class AlreadyLive(Conflict):

@@ -145,5 +145,6 @@ class StreamService:
             ended_at=stream.ended_at,
             viewer_count=stream.viewer_count,
             hls_url=self.urls.hls(stream.stream_id) if live else None,
-            thumbnail_url=self.urls.thumbnail(stream.stream_id) if live else None,
+            # Only once media flows: before that there is no picture to point at.
+            thumbnail_url=self.urls.thumbnail(stream.stream_id) if live and stream.media_state != "waiting" else None,
         )

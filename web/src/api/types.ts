@@ -18,3 +18,12 @@ export type Follow = JsonResponse<"/api/follows", "post", 201>;
 export type RegisterBody = JsonBody<"/api/auth/register", "post">;
 export type LoginBody = JsonBody<"/api/auth/login", "post">;
 export type UserUpdateBody = JsonBody<"/api/users/{user_id}", "put">;
+
+export type Stream = JsonResponse<"/api/streams/{stream_id}", "get", 200>;
+export type StreamPage = JsonResponse<"/api/streams", "get", 200>;
+export type StreamCreated = JsonResponse<"/api/streams", "post", 201>;
+export type StreamKey = JsonResponse<"/api/users/me/stream-key", "get", 200>;
+export type StreamHealth = JsonResponse<"/api/streams/{stream_id}/health", "get", 200>;
+export type MediaState = Stream["media_state"];
+export type StreamCreateBody = JsonBody<"/api/streams", "post">;
+export type StreamUpdateBody = JsonBody<"/api/streams/{stream_id}", "patch">;

@@ -67,6 +67,9 @@ function UserMenu({ user }: { user: UserPrivate }) {
           <Link to={`/u/${encodeURIComponent(user.username)}`} className="user-menu-item">
             Your channel
           </Link>
+          <Link to="/dashboard" className="user-menu-item">
+            Creator dashboard
+          </Link>
           <Link to="/settings/profile" className="user-menu-item">
             Settings
           </Link>
@@ -94,14 +97,25 @@ export function Header() {
             Home
           </NavLink>
           {user ? (
-            <NavLink to={`/u/${encodeURIComponent(user.username)}`} className="nav-link">
-              My channel
-            </NavLink>
+            <>
+              <NavLink to={`/u/${encodeURIComponent(user.username)}`} className="nav-link">
+                My channel
+              </NavLink>
+              <NavLink to="/dashboard" className="nav-link">
+                Dashboard
+              </NavLink>
+            </>
           ) : null}
         </nav>
         <div className="site-header-actions" data-testid="auth-status" data-status={status}>
           {status === "authenticated" && user ? (
-            <UserMenu user={user} />
+            <>
+              <Link to="/dashboard" className="btn btn--primary header-go-live" data-testid="go-live-link">
+                <span className="live-dot" aria-hidden="true" />
+                Go live
+              </Link>
+              <UserMenu user={user} />
+            </>
           ) : status === "anonymous" ? (
             <>
               <Link to={`/login${next}`} className="btn btn--ghost">

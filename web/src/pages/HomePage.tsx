@@ -1,6 +1,9 @@
 import { Link } from "react-router-dom";
+import { errorMessage } from "../api/errors";
+import { useStreamList } from "../api/streams";
 import { useSession } from "../auth/auth";
-import { EmptyState } from "../components/Status";
+import { EmptyState, Spinner } from "../components/Status";
+import { StreamCard } from "../components/StreamBits";
 import { usePageTitle } from "../lib/usePageTitle";
 
 const CREATOR_POINTS = [
@@ -15,6 +18,31 @@ const VIEWER_POINTS = [
   { title: "Never miss a stream", text: "Follow creators and hear the moment they go live or schedule a show." },
   { title: "Watch anywhere", text: "Right in the browser, with low-latency adaptive playback." },
 ];
+
+const LIVE_NOW_LIMIT = 24;
+
+function LiveNow() {
+  const live = useStreamList({ status: "live", limit: LIVE_NOW_LIMIT });
+  if (live.isPending) return <Spinner label="Looking for live streams…" />;
+  if (live.isError && !live.data) {
+    return (
+      <p className="form-error" role="alert">
+        {errorMessage(live.error)}
+      </p>
+    );
+  }
+  const items = live.data.items;
+  if (items.length === 0) {
+    return <EmptyState title="Nobody is live right now">Channels that go live appear here first.</EmptyState>;
+  }
+  return (
+    <ul className="stream-grid" data-testid="live-list">
+      {items.map((stream) => (
+        <StreamCard key={stream.stream_id} stream={stream} />
+      ))}
+    </ul>
+  );
+}
 
 export function HomePage() {
   usePageTitle(null);
@@ -70,7 +98,7 @@ export function HomePage() {
             <span className="live-badge">Live</span> Live now
           </h2>
         </div>
-        <EmptyState title="No one is live right now.">Channels that go live appear here first.</EmptyState>
+        <LiveNow />
       </section>
 
       <section className="home-section" aria-labelledby="creators-title">

@@ -1,9 +1,13 @@
-import { screen, waitFor } from "@testing-library/react";
+import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { clearSession, resetSessionForTests, setAuthenticated } from "../auth/session";
 import { alice, errorBody, json, stubFetch } from "../test/http";
 import { renderApp } from "../test/render";
+import { makeStream, page } from "../test/streams";
+
+/** No streams at all, for tests about the profile itself. */
+const noStreams = { "GET /api/streams": () => json(200, page([])) };
 
 const bob = {
   user_id: "0b0b0b0b-0000-4000-8000-000000000002",
@@ -24,6 +28,7 @@ describe("profile page", () => {
     setAuthenticated("token-a", alice);
     let server = { ...bob };
     const { calls } = stubFetch({
+      ...noStreams,
       "GET /api/users/by-username/bob": () => json(200, server),
       "POST /api/follows": () => {
         server = { ...server, viewer_follow_id: "f-1", follower_count: server.follower_count + 1 };
@@ -56,7 +61,7 @@ describe("profile page", () => {
 
   it("offers the owner an edit link instead of a follow button", async () => {
     setAuthenticated("token-a", alice);
-    stubFetch({ "GET /api/users/by-username/alice": () => json(200, alice) });
+    stubFetch({ ...noStreams, "GET /api/users/by-username/alice": () => json(200, alice) });
     renderApp("/u/alice");
     expect(await screen.findByRole("link", { name: "Edit profile" })).toHaveAttribute("href", "/settings/profile");
     expect(screen.queryByTestId("follow-button")).not.toBeInTheDocument();
@@ -64,7 +69,7 @@ describe("profile page", () => {
 
   it("asks an anonymous visitor to log in to follow", async () => {
     clearSession();
-    stubFetch({ "GET /api/users/by-username/bob": () => json(200, bob) });
+    stubFetch({ ...noStreams, "GET /api/users/by-username/bob": () => json(200, bob) });
     renderApp("/u/bob");
     expect(await screen.findByRole("link", { name: "Log in to follow" })).toHaveAttribute("href", "/login?next=%2Fu%2Fbob");
   });
@@ -74,6 +79,69 @@ describe("profile page", () => {
     stubFetch({ "GET /api/users/by-username/nobody": () => errorBody(404, "USER_NOT_FOUND", "User not found") });
     renderApp("/u/nobody");
     expect(await screen.findByRole("heading", { name: "User not found" })).toBeInTheDocument();
+  });
+});
+
+describe("channel streams", () => {
+  beforeEach(() => {
+    resetSessionForTests();
+    clearSession();
+  });
+  afterEach(() => resetSessionForTests());
+
+  it("shows the live stream on top and the past streams below, page by page", async () => {
+    const bobStream = (n: number, over: Parameters<typeof makeStream>[0] = {}) =>
+      makeStream({
+        stream_id: `5e1f0c2a-0000-4000-8000-00000000b00${n}`,
+        user_id: bob.user_id,
+        user: { user_id: bob.user_id, username: "bob", display_name: bob.display_name },
+        status: "ended",
+        media_state: "ended",
+        ended_at: "2026-03-04T22:00:00Z",
+        hls_url: null,
+        thumbnail_url: null,
+        title: `Past run ${n}`,
+        ...over,
+      });
+    const live = bobStream(9, { status: "live", media_state: "live", ended_at: null, title: "Any% attempt", hls_url: "http://localhost:3000/hls/x/master.m3u8", thumbnail_url: "http://localhost:3000/hls/x/thumbnail.jpg" });
+    const { calls } = stubFetch({
+      "GET /api/users/by-username/bob": () => json(200, bob),
+      "GET /api/streams": (req) => {
+        const q = new URL(req.url).searchParams;
+        expect(q.get("user_id")).toBe(bob.user_id);
+        if (q.get("status") === "live") return json(200, page([live]));
+        return q.get("cursor") === "c2" ? json(200, page([bobStream(3)])) : json(200, page([bobStream(1), bobStream(2)], "c2"));
+      },
+    });
+    const user = userEvent.setup();
+    renderApp("/u/bob");
+
+    const current = await screen.findByTestId("channel-live");
+    expect(within(current).getByTestId("stream-card-title")).toHaveTextContent("Any% attempt");
+    expect(within(current).getByTestId("stream-card-title")).toHaveAttribute("href", `/watch/${live.stream_id}`);
+    expect(within(current).getByText("Live")).toBeInTheDocument();
+    // Until the first thumbnail is written the server answers 404: a placeholder stands in.
+    const img = current.querySelector("img")!;
+    expect(img.getAttribute("src")).toMatch(/thumbnail\.jpg\?t=\d+$/);
+    fireEvent.error(img);
+    expect(within(current).getByTestId("thumbnail-placeholder")).toBeInTheDocument();
+
+    const past = screen.getByTestId("past-streams");
+    await waitFor(() => expect(within(past).getAllByTestId("stream-card")).toHaveLength(2));
+    await user.click(within(past).getByRole("button", { name: "Load more" }));
+    await waitFor(() => expect(within(past).getAllByTestId("stream-card")).toHaveLength(3));
+    expect(within(past).getAllByTestId("stream-card-title").map((a) => a.textContent)).toEqual(["Past run 1", "Past run 2", "Past run 3"]);
+    expect(within(past).queryByText("Live")).not.toBeInTheDocument();
+    expect(calls.filter((c) => new URL(c.url).searchParams.get("status") === "ended")).toHaveLength(2);
+  });
+
+  it("tells the owner how to go live when there are no streams yet", async () => {
+    setAuthenticated("token-a", alice);
+    stubFetch({ ...noStreams, "GET /api/users/by-username/alice": () => json(200, alice) });
+    renderApp("/u/alice");
+    expect(await screen.findByText("You have not gone live yet.")).toBeInTheDocument();
+    expect(screen.getByRole("link", { name: "Open the creator dashboard" })).toHaveAttribute("href", "/dashboard");
+    expect(screen.queryByTestId("channel-live")).not.toBeInTheDocument();
   });
 });
 

@@ -1,10 +1,13 @@
 import { Link, useLocation, useParams } from "react-router-dom";
 import { ApiError, errorMessage } from "../api/errors";
 import { useUserByUsername } from "../api/queries";
+import { useStreamList, useStreamPages } from "../api/streams";
+import type { UserPublic } from "../api/types";
 import { useSession } from "../auth/auth";
 import { Avatar } from "../components/Avatar";
 import { FollowButton } from "../components/FollowButton";
 import { EmptyState, NotFound, Spinner } from "../components/Status";
+import { StreamCard } from "../components/StreamBits";
 import { formatCount, formatJoined, plural } from "../lib/format";
 import { usePageTitle } from "../lib/usePageTitle";
 
@@ -93,16 +96,77 @@ export function ProfilePage() {
         </ul>
       </section>
 
-      <section className="profile-section" aria-labelledby="broadcasts-title">
-        <h2 id="broadcasts-title">Streams and archives</h2>
-        <EmptyState title={isOwner ? "You have not gone live yet." : `${name} has not gone live yet.`}>
-          {isOwner
-            ? "Point OBS at your stream key and your first broadcast shows up here."
-            : user.viewer_follow_id
-              ? "You follow this channel, so you will hear when it goes live."
-              : "Follow to hear about the first broadcast."}
-        </EmptyState>
-      </section>
+      <ChannelStreams user={user} isOwner={isOwner} />
     </div>
+  );
+}
+
+/** The creator's live stream (if any) on top, then past broadcasts page by page. */
+function ChannelStreams({ user, isOwner }: { user: UserPublic; isOwner: boolean }) {
+  const live = useStreamList({ status: "live", userId: user.user_id, limit: 1 });
+  const past = useStreamPages("ended", user.user_id);
+  const name = user.display_name || user.username;
+  const current = live.data?.items[0] ?? null;
+  const items = past.data?.pages.flatMap((page) => page.items) ?? [];
+
+  return (
+    <>
+      {current ? (
+        <section className="profile-section" aria-labelledby="live-title" data-testid="channel-live">
+          <h2 id="live-title" className="section-title">
+            <span className="live-dot" aria-hidden="true" /> Live now
+          </h2>
+          <ul className="stream-grid stream-grid--feature">
+            <StreamCard stream={current} showCreator={false} />
+          </ul>
+        </section>
+      ) : null}
+
+      <section className="profile-section" aria-labelledby="broadcasts-title" data-testid="past-streams">
+        <h2 id="broadcasts-title">Past streams</h2>
+        {past.isPending ? (
+          <Spinner label="Loading past streams…" />
+        ) : past.isError && items.length === 0 ? (
+          <p className="form-error" role="alert">
+            {errorMessage(past.error)}
+          </p>
+        ) : items.length === 0 ? (
+          current ? (
+            <EmptyState title="No past streams yet.">Finished broadcasts are listed here.</EmptyState>
+          ) : (
+            <EmptyState title={isOwner ? "You have not gone live yet." : `${name} has not gone live yet.`}>
+              {isOwner ? (
+                <>
+                  Point OBS at your stream key and your first broadcast shows up here.{" "}
+                  <Link to="/dashboard">Open the creator dashboard</Link>
+                </>
+              ) : user.viewer_follow_id ? (
+                "You follow this channel, so you will hear when it goes live."
+              ) : (
+                "Follow to hear about the first broadcast."
+              )}
+            </EmptyState>
+          )
+        ) : (
+          <ul className="stream-grid" data-testid="past-stream-list">
+            {items.map((stream) => (
+              <StreamCard key={stream.stream_id} stream={stream} showCreator={false} />
+            ))}
+          </ul>
+        )}
+        {past.hasNextPage ? (
+          <div className="load-more">
+            <button
+              type="button"
+              className="btn btn--secondary"
+              onClick={() => void past.fetchNextPage()}
+              disabled={past.isFetchingNextPage}
+            >
+              {past.isFetchingNextPage ? "Loading…" : "Load more"}
+            </button>
+          </div>
+        ) : null}
+      </section>
+    </>
   );
 }

@@ -1,0 +1,263 @@
+import { act, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Stream } from "../api/types";
+import { clearSession, resetSessionForTests } from "../auth/session";
+import { alice, errorBody, json, stubFetch } from "../test/http";
+import { renderApp } from "../test/render";
+import { makeStream, STREAM_ID } from "../test/streams";
+
+// A stand-in for hls.js: records what the player asks of it and lets a test fire its events.
+vi.mock("hls.js", () => {
+  type Handler = (event: string, data: unknown) => void;
+  class FakeHls {
+    static instances: FakeHls[] = [];
+    static isSupported() {
+      return true;
+    }
+    config: Record<string, unknown>;
+    levels = [
+      { height: 360, width: 640, bitrate: 800_000 },
+      { height: 720, width: 1280, bitrate: 2_800_000 },
+      { height: 480, width: 854, bitrate: 1_400_000 },
+    ];
+    currentLevel = -1;
+    targetLatency: number | null = null;
+    latency = 2.4;
+    playingDate = new Date(1_772_654_400_000);
+    source: string | null = null;
+    media: HTMLMediaElement | null = null;
+    destroyed = false;
+    handlers = new Map<string, Handler[]>();
+    constructor(config: Record<string, unknown>) {
+      this.config = { ...config };
+      FakeHls.instances.push(this);
+    }
+    on(event: string, handler: Handler) {
+      this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
+    }
+    emit(event: string, data: unknown = {}) {
+      for (const handler of this.handlers.get(event) ?? []) handler(event, data);
+    }
+    attachMedia(media: HTMLMediaElement) {
+      this.media = media;
+    }
+    loadSource(src: string) {
+      this.source = src;
+    }
+    recoveries = 0;
+    recoverMediaError() {
+      this.recoveries += 1;
+    }
+    destroy() {
+      this.destroyed = true;
+    }
+  }
+  return {
+    default: FakeHls,
+    Events: {
+      MANIFEST_PARSED: "hlsManifestParsed",
+      LEVELS_UPDATED: "hlsLevelsUpdated",
+      LEVEL_SWITCHED: "hlsLevelSwitched",
+      LEVEL_UPDATED: "hlsLevelUpdated",
+      FRAG_BUFFERED: "hlsFragBuffered",
+      ERROR: "hlsError",
+    },
+    ErrorTypes: { MEDIA_ERROR: "mediaError", NETWORK_ERROR: "networkError" },
+  };
+});
+
+interface Fake {
+  config: Record<string, unknown>;
+  currentLevel: number;
+  targetLatency: number | null;
+  source: string | null;
+  destroyed: boolean;
+  recoveries: number;
+  emit: (event: string, data?: unknown) => void;
+}
+
+async function hlsInstances(): Promise<Fake[]> {
+  const mod = (await import("hls.js")) as unknown as { default: { instances: Fake[] } };
+  return mod.default.instances;
+}
+
+const aliceProfile = {
+  user_id: alice.user_id,
+  username: "alice",
+  display_name: "Alice",
+  bio: null,
+  created_at: "2026-01-02T03:04:05Z",
+  follower_count: 7,
+  following_count: 0,
+  viewer_follow_id: null,
+};
+
+function serve(stream: () => Stream | Response) {
+  return stubFetch({
+    [`GET /api/streams/${STREAM_ID}`]: () => {
+      const s = stream();
+      return s instanceof Response ? s : json(200, s);
+    },
+    "GET /api/users/by-username/alice": () => json(200, aliceProfile),
+  });
+}
+
+describe("watch page", () => {
+  beforeEach(async () => {
+    resetSessionForTests();
+    clearSession();
+    (await hlsInstances()).length = 0;
+    vi.spyOn(HTMLMediaElement.prototype, "play").mockResolvedValue(undefined);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    resetSessionForTests();
+  });
+
+  it("plays a live stream with hls.js, tuned for low latency, with the stream's details", async () => {
+    serve(() => makeStream());
+    renderApp(`/watch/${STREAM_ID}`);
+
+    expect(await screen.findByTestId("stream-title")).toHaveTextContent("Building a synth from scratch");
+    expect(screen.getByTestId("live-badge")).toHaveTextContent("Live");
+    expect(screen.getByTestId("viewer-count")).toHaveTextContent("12 viewers");
+    expect(screen.getByTestId("stream-description")).toHaveTextContent("Soldering, then sound.");
+    expect(screen.getByTestId("creator-link")).toHaveAttribute("href", "/u/alice");
+    expect(await screen.findByRole("link", { name: "Log in to follow" })).toBeInTheDocument();
+
+    const video = await screen.findByTestId("player");
+    expect(video.tagName).toBe("VIDEO");
+    expect((video as HTMLVideoElement).muted).toBe(true);
+    const [hls] = await hlsInstances();
+    expect(hls!.source).toBe(`http://localhost:3000/hls/${STREAM_ID}/master.m3u8`);
+    expect(hls!.config).toMatchObject({
+      lowLatencyMode: true,
+      liveSyncDuration: 2,
+      maxLiveSyncPlaybackRate: 1.5,
+      backBufferLength: 30,
+      enableWorker: true,
+    });
+    // Two segments behind the live edge, whatever the segment length.
+    act(() => hls!.emit("hlsLevelUpdated", { details: { live: true, targetduration: 2 } }));
+    expect(hls!.targetLatency).toBe(4);
+    expect(window.__lsPlayer).toBeUndefined();
+  });
+
+  it("offers Auto and each rendition, and switches hls.currentLevel", async () => {
+    serve(() => makeStream());
+    const user = userEvent.setup();
+    renderApp(`/watch/${STREAM_ID}`);
+    await screen.findByTestId("player");
+    const [hls] = await hlsInstances();
+    act(() => hls!.emit("hlsManifestParsed"));
+    act(() => hls!.emit("hlsLevelSwitched", { level: 1 }));
+
+    const button = await screen.findByTestId("quality-button");
+    expect(button).toHaveTextContent("Auto (720p)");
+    await user.click(button);
+    const menu = screen.getByTestId("quality-menu");
+    expect(within(menu).getAllByRole("menuitemradio").map((i) => i.textContent)).toEqual(["Auto", "720p", "480p", "360p"]);
+    expect(within(menu).getByRole("menuitemradio", { name: "Auto" })).toHaveAttribute("aria-checked", "true");
+
+    await user.click(within(menu).getByRole("menuitemradio", { name: "480p" }));
+    expect(hls!.currentLevel).toBe(2);
+    expect(button).toHaveTextContent("480p");
+    await user.click(button);
+    await user.click(screen.getByRole("menuitemradio", { name: "Auto" }));
+    expect(hls!.currentLevel).toBe(-1);
+  });
+
+  it("unmutes with one click", async () => {
+    serve(() => makeStream());
+    const user = userEvent.setup();
+    renderApp(`/watch/${STREAM_ID}`);
+    const video = (await screen.findByTestId("player")) as HTMLVideoElement;
+    await user.click(await screen.findByTestId("unmute-button"));
+    expect(video.muted).toBe(false);
+    await waitFor(() => expect(screen.queryByTestId("unmute-button")).not.toBeInTheDocument());
+  });
+
+  it("exposes the latency probe only with ?bench=1, and removes it on leaving", async () => {
+    serve(() => makeStream());
+    const { unmount } = renderApp(`/watch/${STREAM_ID}?bench=1`);
+    await screen.findByTestId("player");
+    await waitFor(() => expect(window.__lsPlayer).toBeDefined());
+    expect(window.__lsPlayer!.latency()).toBe(2.4);
+    expect(window.__lsPlayer!.playingDate()).toBe(1_772_654_400_000);
+    unmount();
+    expect(window.__lsPlayer).toBeUndefined();
+    expect((await hlsInstances()).every((h) => h.destroyed)).toBe(true);
+  });
+
+  it("follows the stream's state by polling: title, reconnecting, ended", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    let current = makeStream();
+    serve(() => current);
+    renderApp(`/watch/${STREAM_ID}`);
+    expect(await screen.findByTestId("stream-title")).toHaveTextContent("Building a synth from scratch");
+
+    current = { ...current, title: "Now with a theremin", media_state: "reconnecting" };
+    await act(() => vi.advanceTimersByTimeAsync(3_100));
+    await waitFor(() => expect(screen.getByTestId("stream-title")).toHaveTextContent("Now with a theremin"));
+    expect(screen.getByTestId("reconnecting")).toHaveTextContent("Reconnecting…");
+    expect(screen.queryByTestId("live-badge")).not.toBeInTheDocument();
+    expect(screen.getByTestId("player")).toBeInTheDocument(); // keeps playing what it has, resumes by itself
+
+    current = { ...current, media_state: "live" };
+    await act(() => vi.advanceTimersByTimeAsync(3_100));
+    await waitFor(() => expect(screen.queryByTestId("reconnecting")).not.toBeInTheDocument());
+    expect(screen.getByTestId("live-badge")).toBeInTheDocument();
+
+    current = { ...current, status: "ended", media_state: "ended", ended_at: "2026-03-04T21:00:00Z", hls_url: null };
+    await act(() => vi.advanceTimersByTimeAsync(3_100));
+    expect(await screen.findByTestId("stream-ended")).toHaveTextContent("This stream has ended");
+    expect(screen.queryByTestId("player")).not.toBeInTheDocument();
+    expect((await hlsInstances()).every((h) => h.destroyed)).toBe(true);
+  });
+
+  it("recovers from media errors, and starts over after a fatal network error keeping the chosen quality", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    serve(() => makeStream());
+    const user = userEvent.setup({ advanceTimers: vi.advanceTimersByTime });
+    renderApp(`/watch/${STREAM_ID}`);
+    await screen.findByTestId("player");
+    const instances = await hlsInstances();
+    const first = instances.at(-1)!;
+    act(() => first.emit("hlsManifestParsed"));
+    await user.click(await screen.findByTestId("quality-button"));
+    await user.click(screen.getByRole("menuitemradio", { name: "480p" }));
+    expect(first.currentLevel).toBe(2);
+
+    act(() => first.emit("hlsError", { fatal: true, type: "mediaError", details: "bufferStalledError" }));
+    expect(first.recoveries).toBe(1);
+    expect(first.destroyed).toBe(false);
+
+    act(() => first.emit("hlsError", { fatal: true, type: "networkError", details: "levelLoadError" }));
+    expect(first.destroyed).toBe(true);
+    expect(await screen.findByTestId("player-trouble")).toHaveTextContent("Trying again");
+    const count = instances.length;
+    await act(() => vi.advanceTimersByTimeAsync(3_100));
+    expect(instances).toHaveLength(count + 1);
+    const second = instances.at(-1)!;
+    expect(second.destroyed).toBe(false);
+    expect(second.source).toBe(first.source);
+    act(() => second.emit("hlsManifestParsed"));
+    expect(second.currentLevel).toBe(2);
+    expect(screen.getByTestId("quality-button")).toHaveTextContent("480p");
+  });
+
+  it("waits for the broadcaster without a player", async () => {
+    serve(() => makeStream({ media_state: "waiting" }));
+    renderApp(`/watch/${STREAM_ID}`);
+    expect(await screen.findByTestId("stream-waiting")).toHaveTextContent("Waiting for the broadcaster");
+    expect(screen.queryByTestId("player")).not.toBeInTheDocument();
+    expect(screen.queryByTestId("live-badge")).not.toBeInTheDocument();
+  });
+
+  it("says so when the stream does not exist", async () => {
+    serve(() => errorBody(404, "STREAM_NOT_FOUND", "Stream not found"));
+    renderApp(`/watch/${STREAM_ID}`);
+    expect(await screen.findByRole("heading", { name: "Stream not found" })).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,132 @@
+import { Link, useParams, useSearchParams } from "react-router-dom";
+import { ApiError, errorMessage } from "../api/errors";
+import { useUserByUsername } from "../api/queries";
+import { useStream } from "../api/streams";
+import type { Stream } from "../api/types";
+import { Avatar } from "../components/Avatar";
+import { FollowButton } from "../components/FollowButton";
+import { NotFound, Spinner } from "../components/Status";
+import { LiveBadge, ViewerCount } from "../components/StreamBits";
+import { formatAgo, formatCount, formatDuration, plural } from "../lib/format";
+import { usePageTitle } from "../lib/usePageTitle";
+import { Player } from "../player/Player";
+
+function Stage({ stream, bench }: { stream: Stream; bench: boolean }) {
+  const channel = `/u/${encodeURIComponent(stream.user.username)}`;
+  if (stream.status === "ended" || stream.media_state === "ended") {
+    return (
+      <div className="stage stage--message" data-testid="stream-ended">
+        <div className="stage-text">
+          <p className="stage-title">This stream has ended</p>
+          <p className="muted">
+            {stream.ended_at ? `Ended ${formatAgo(stream.ended_at)} after ${formatDuration(stream.started_at, stream.ended_at)}.` : null}
+          </p>
+          <Link to={channel} className="btn btn--secondary">
+            More from {stream.user.display_name || stream.user.username}
+          </Link>
+        </div>
+      </div>
+    );
+  }
+  if (stream.media_state === "waiting" || !stream.hls_url) {
+    return (
+      <div className="stage stage--message" data-testid="stream-waiting">
+        <div className="stage-text">
+          <span className="live-dot stage-dot" aria-hidden="true" />
+          <p className="stage-title">Waiting for the broadcaster</p>
+          <p className="muted">The stream starts here as soon as the video arrives. No need to reload.</p>
+        </div>
+      </div>
+    );
+  }
+  return (
+    <div className="stage">
+      <Player src={stream.hls_url} label={`Live video: ${stream.title}`} bench={bench}>
+        {stream.media_state === "reconnecting" ? (
+          <div className="player-overlay" data-testid="reconnecting" role="status">
+            <span className="spinner" aria-hidden="true" />
+            <p className="stage-title">Reconnecting…</p>
+            <p className="muted">The broadcaster’s connection dropped. The stream picks up again when it is back.</p>
+          </div>
+        ) : null}
+      </Player>
+    </div>
+  );
+}
+
+function Creator({ stream }: { stream: Stream }) {
+  const profile = useUserByUsername(stream.user.username);
+  const name = stream.user.display_name || stream.user.username;
+  const channel = `/u/${encodeURIComponent(stream.user.username)}`;
+  const followers = profile.data?.follower_count ?? null;
+  return (
+    <div className="watch-creator">
+      <Link to={channel} className="person-link" data-testid="creator-link">
+        <Avatar username={stream.user.username} name={stream.user.display_name} size="lg" />
+        <span className="person-names">
+          <span className="person-name">{name}</span>
+          <span className="person-handle">
+            @{stream.user.username}
+            {followers !== null ? ` · ${formatCount(followers)} ${plural(followers, "follower", "followers")}` : ""}
+          </span>
+        </span>
+      </Link>
+      {profile.data ? <FollowButton user={profile.data} /> : null}
+    </div>
+  );
+}
+
+export function WatchPage() {
+  const { streamId = "" } = useParams();
+  const [params] = useSearchParams();
+  const bench = params.get("bench") === "1";
+  const query = useStream(streamId);
+  const stream = query.data;
+  usePageTitle(stream ? stream.title : "Stream");
+
+  if (query.isPending) return <Spinner label="Loading stream…" />;
+  if (query.isError) {
+    if (query.error instanceof ApiError && (query.error.status === 404 || query.error.status === 400)) {
+      return <NotFound title="Stream not found" message="This stream does not exist, or the link is wrong." />;
+    }
+    return (
+      <section className="page page--narrow">
+        <p className="form-error" role="alert">
+          {errorMessage(query.error)}
+        </p>
+        <button type="button" className="btn btn--secondary" onClick={() => void query.refetch()}>
+          Try again
+        </button>
+      </section>
+    );
+  }
+  if (!stream) return null;
+
+  const live = stream.status === "live";
+  return (
+    <div className="watch" data-testid="watch" data-media-state={stream.media_state}>
+      <Stage stream={stream} bench={bench} />
+      <section className="watch-info" aria-labelledby="stream-title">
+        <div className="watch-tags">
+          {live && stream.media_state === "live" ? <LiveBadge testId="live-badge" /> : null}
+          {live && stream.media_state === "reconnecting" ? <span className="state-pill">Reconnecting</span> : null}
+          {live && stream.media_state === "waiting" ? <span className="state-pill">Starting soon</span> : null}
+          {!live ? <span className="state-pill">Ended</span> : null}
+          {live ? <ViewerCount count={stream.viewer_count} testId="viewer-count" /> : null}
+          <span className="muted watch-when">
+            {live ? `Started ${formatAgo(stream.started_at)}` : `Streamed ${formatAgo(stream.started_at)}`}
+          </span>
+        </div>
+        <h1 id="stream-title" className="watch-title" data-testid="stream-title">
+          {stream.title}
+        </h1>
+        <Creator stream={stream} />
+        {stream.description ? (
+          <p className="watch-description" data-testid="stream-description">
+            {stream.description}
+          </p>
+        ) : null}
+      </section>
+    </div>
+  );
+}
