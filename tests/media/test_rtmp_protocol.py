@@ -294,7 +294,7 @@ async def test_connect_exchange_and_acknowledgements(client: RawClient, handler:
             break
         before.append((message.type_id, message.payload))
     assert before == [
-        (5, struct.pack(">I", 2_500_000)),  # Window Acknowledgement Size
+        (5, struct.pack(">I", 2**31 - 1)),  # Window Acknowledgement Size (see RTMPLimits.window_ack_size)
         (6, struct.pack(">IB", 2_500_000, 2)),  # Set Peer Bandwidth, dynamic
         (1, struct.pack(">I", 4096)),  # Set Chunk Size (the _result itself came in 4096-byte chunks)
     ]

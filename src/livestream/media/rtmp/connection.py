@@ -66,7 +66,15 @@ class RTMPLimits:
     max_streams: int = 8  # createStream calls
     publish_timeout: float = 30.0  # from the end of the handshake (or an unpublish) to a publish
     read_size: int = 64 * 1024
-    window_ack_size: int = 2_500_000
+    # Read ahead of processing: the socket is drained into memory up to this much, so when an encoder closes
+    # (often with a reset, if our acknowledgements sit unread) the media already received is not lost with the
+    # kernel's receive queue. Past it, back-pressure reaches the encoder through TCP as before.
+    read_ahead_bytes: int = 8 * 1024 * 1024
+    # Acknowledgements are due every this many bytes. Encoders do not wait for them, but one left unread when
+    # an encoder closes turns its close into a reset, and the kernel then drops whatever the encoder had not
+    # yet sent: with a 2.5 MB window, a transcoder running behind lost the last seconds of every stream
+    # (docs/benchmarks.md, pipeline_overhead). A window near 2 GiB keeps the protocol and avoids that.
+    window_ack_size: int = 2**31 - 1
     peer_bandwidth: int = 2_500_000
     chunk_size: int = 4096  # what we send with
     write_timeout: float = 10.0
@@ -149,6 +157,8 @@ class RTMPConnection:
         self.bytes_in = 0
         self._last_ack = 0
         self._ack_window = limits.window_ack_size
+        self._queued_bytes = 0
+        self._queue_space = asyncio.Event()
 
     @property
     def publishing(self) -> bool:
@@ -264,7 +274,33 @@ class RTMPConnection:
 
     # --- reading -----------------------------------------------------------------------------------------
 
+    async def _read_ahead(self, queue: asyncio.Queue[tuple[bytes, float, float] | BaseException]) -> None:
+        """Move bytes from the socket into ``queue`` as they arrive, stamped with their arrival time."""
+        try:
+            while True:
+                while self._queued_bytes >= self._limits.read_ahead_bytes:
+                    self._queue_space.clear()
+                    await self._queue_space.wait()
+                data = await self._reader.read(self._limits.read_size)
+                self._queued_bytes += len(data)
+                queue.put_nowait((data, time.time(), time.monotonic()))
+                if not data:
+                    return
+        except (ConnectionError, OSError) as exc:
+            # What was read before the reset is still in the queue and gets processed first.
+            queue.put_nowait(exc)
+
     async def _serve(self) -> None:
+        # Bounded by bytes, not items: reads come in all sizes.
+        queue: asyncio.Queue[tuple[bytes, float, float] | BaseException] = asyncio.Queue()
+        reader = asyncio.create_task(self._read_ahead(queue))
+        try:
+            await self._process(queue)
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+    async def _process(self, queue: asyncio.Queue[tuple[bytes, float, float] | BaseException]) -> None:
         while True:
             timeout = self._idle_timeout
             waiting_for_publish = self._session is None
@@ -274,7 +310,7 @@ class RTMPConnection:
                 if timeout <= 0:
                     raise TimeoutError
                 async with asyncio.timeout(timeout):
-                    data = await self._reader.read(self._limits.read_size)
+                    item = await queue.get()
             except TimeoutError:
                 if waiting_for_publish and time.monotonic() >= self._publish_deadline:
                     log.warning("rtmp_publish_timeout", client=self.client, timeout_s=self._limits.publish_timeout)
@@ -283,9 +319,13 @@ class RTMPConnection:
                 raise _Close("idle timeout") from None
             if self._kick_reason is not None:
                 raise _Close(self._kick_reason)
+            if isinstance(item, BaseException):
+                raise item
+            data, wall, now = item
+            self._queued_bytes -= len(data)
+            self._queue_space.set()
             if not data:
                 raise _Close("connection closed by the client")
-            wall, now = time.time(), time.monotonic()
             self.bytes_in += len(data)
             if self.bytes_in - self._last_ack >= self._ack_window:
                 self._last_ack = self.bytes_in
