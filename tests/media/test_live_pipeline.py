@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 
 from livestream.api.app import create_app
 from livestream.config import Settings
+from livestream.media.playlists import first_program_date_time, shift_program_date_times
 from tests.api.helpers import bearer, container, quick_user
 from tests.conftest import SECRET
 
@@ -177,6 +179,21 @@ async def test_publish_from_obs_goes_live_with_an_abr_ladder(
             segment = re.findall(r"^(\S+\.ts)$", playlist, flags=re.MULTILINE)[0]
             folder = variant.rsplit("/", 1)[0] if "/" in variant else ""
             assert decode_ok(media_dir / folder / segment)
+        # Served playlists carry the ingest clock: ffmpeg's stamps (taken when its muxer started, later than
+        # the media entered) moved back by the measured offset.
+        ingest = container(media_app).ingest
+        assert ingest is not None
+        offset = ingest.pdt_offset(uuid.UUID(sid))
+        assert offset is not None
+        assert -10 < offset < 0.5
+        variant = variants[0]
+        for _ in range(10):  # ffmpeg may rewrite the playlist between the two reads
+            on_disk = (media_dir / variant).read_text()
+            served = (await media_client.get(f"/hls/{sid}/{variant}")).text
+            if served.splitlines()[-1] == on_disk.splitlines()[-1]:
+                break
+        assert served == shift_program_date_times(on_disk, offset)
+        assert first_program_date_time(served) != first_program_date_time(on_disk)
         health = (await media_client.get(f"/api/streams/{sid}/health", headers=bearer(token))).json()
         assert health["ingest"]["connected"] is True
         assert health["ingest"]["bitrate_kbps"] > 0

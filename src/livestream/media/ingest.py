@@ -21,6 +21,7 @@ from livestream.config import Settings
 from livestream.db import Database, utcnow
 from livestream.logging import get_logger
 from livestream.media.ladder import SourceInfo, build_ladder
+from livestream.media.playlists import first_program_date_time
 from livestream.media.rtmp.flv import flv_header, flv_tag
 from livestream.media.rtmp.server import PublisherControl, PublishRejected, PublishSession
 from livestream.media.transcoder import Transcoder, TranscoderError
@@ -55,6 +56,11 @@ class LivePipeline:
     ready_task: asyncio.Task[None] | None = None
     last_touch: float = 0.0
     renditions: list[str] = field(default_factory=list)
+    # Ingest clock: wall time at which the first tag fed to the current transcoder entered the server.
+    first_tag_wall: float | None = None
+    # Seconds to add to ffmpeg's EXT-X-PROGRAM-DATE-TIME (its own clock, taken when its muxer starts, a
+    # second or more after the media arrived) so playlists carry the ingest clock.
+    pdt_offset_s: float | None = None
 
 
 class IngestManager:
@@ -136,6 +142,8 @@ class IngestManager:
         await transcoder.start()
         await transcoder.write(flv_header(has_audio=source.audio, has_video=True))
         pipeline.transcoder = transcoder
+        pipeline.first_tag_wall = None
+        pipeline.pdt_offset_s = None
         pipeline.renditions = [r.name for r in ladder]
         pipeline.ready_task = asyncio.create_task(self._await_first_playlist(pipeline, transcoder))
 
@@ -145,6 +153,7 @@ class IngestManager:
         except (TimeoutError, TranscoderError) as exc:
             log.error("first_playlist_missing", stream_id=str(pipeline.stream_id), error=str(exc))
             return
+        pipeline.pdt_offset_s = _pdt_offset(transcoder.variant_playlists, pipeline.first_tag_wall)
         if pipeline.control is not None and not pipeline.ending:
             await self._set_state(pipeline.stream_id, "live")
 
@@ -157,6 +166,9 @@ class IngestManager:
             pipeline.ts_offset = (pipeline.last_ts + RECONNECT_GAP_MS - timestamp) if pipeline.last_ts else 0
         out_ts = max(0, timestamp + pipeline.ts_offset)
         pipeline.last_ts = max(pipeline.last_ts, out_ts)
+        if pipeline.first_tag_wall is None:
+            arrival = pipeline.control.stats.last_arrival if pipeline.control is not None else None
+            pipeline.first_tag_wall = arrival.wall_time if arrival is not None else time.time()
         try:
             await transcoder.write(flv_tag(tag_type, out_ts, payload))
         except TranscoderError as exc:
@@ -256,6 +268,10 @@ class IngestManager:
                 pipeline.end_task.cancel()
             await self.end(stream_id, reason="server shutting down")
 
+    def pdt_offset(self, stream_id: uuid.UUID) -> float | None:
+        pipeline = self._by_stream.get(stream_id)
+        return pipeline.pdt_offset_s if pipeline is not None else None
+
     def is_publishing(self, stream_id: uuid.UUID) -> bool:
         pipeline = self._by_stream.get(stream_id)
         return pipeline is not None and pipeline.control is not None
@@ -332,6 +348,18 @@ class IngestSession:
         self._closed = True
         with contextlib.suppress(Exception):
             await self.manager.publisher_gone(self.pipeline, reason)
+
+
+def _pdt_offset(variant_playlists: list[Path], first_tag_wall: float | None) -> float | None:
+    """Ingest clock minus ffmpeg's clock, from the first segment's EXT-X-PROGRAM-DATE-TIME."""
+    if first_tag_wall is None or not variant_playlists:
+        return None
+    try:
+        text = variant_playlists[0].read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    stamp = first_program_date_time(text)
+    return None if stamp is None else first_tag_wall - stamp.timestamp()
 
 
 def _source_info(metadata: dict[str, Any]) -> SourceInfo:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import anyio
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from livestream.api.deps import ContainerDep
 from livestream.api.responses import errors
 from livestream.errors import NotFound
+from livestream.media.playlists import shift_program_date_times
 
 router = APIRouter(tags=["media"])
 
@@ -41,7 +42,7 @@ class MediaNotFound(NotFound):
 
 
 @router.get("/hls/{stream_id}/{path:path}", operation_id="getLiveMedia", responses=errors(404))
-async def live_media(stream_id: uuid.UUID, path: str, container: ContainerDep) -> FileResponse:
+async def live_media(stream_id: uuid.UUID, path: str, container: ContainerDep) -> Response:
     """HLS master and variant playlists, segments and the thumbnail of a live stream."""
     match = _PATH.fullmatch(path)
     if match is None:
@@ -53,6 +54,16 @@ async def live_media(stream_id: uuid.UUID, path: str, container: ContainerDep) -
     if not target.is_relative_to(base) or not await anyio.Path(target).is_file():
         raise MediaNotFound()
     ext = match.group(1)
+    offset = container.ingest.pdt_offset(stream_id) if container.ingest is not None else None
+    if ext == "m3u8" and offset is not None:
+        # Variant playlists: ffmpeg stamps EXT-X-PROGRAM-DATE-TIME from its own clock; viewers get the ingest
+        # clock (when the frames entered the server), so players measure real glass-to-glass latency.
+        text = await anyio.Path(target).read_text(encoding="utf-8")
+        return Response(
+            shift_program_date_times(text, offset),
+            media_type=_TYPES[ext],
+            headers={"Cache-Control": _CACHE[ext], "Access-Control-Allow-Origin": "*"},
+        )
     return FileResponse(
         Path(target),
         media_type=_TYPES[ext],
