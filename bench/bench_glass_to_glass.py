@@ -340,16 +340,20 @@ async def _measure(workdir: Path, procs: Processes, sample_s: float) -> tuple[Pl
                     watcher.stop()
             transcoder = pipeline.transcoder
             frames = log.sorted_frames()
+            # The origin serves ffmpeg's PROGRAM-DATE-TIMEs moved onto the ingest clock; the watcher reads the
+            # files on disk, so map the player's dates back by the same offset.
+            served_offset = pipeline.pdt_offset_s or 0.0
+            info["served_pdt_offset_s"] = round(served_offset, 3)
             for sample in app_play.samples:
                 if sample.get("date"):
-                    media = _media_time(watcher, sample["date"] / 1000)
+                    media = _media_time(watcher, sample["date"] / 1000 - served_offset)
                     entered = ingest_time_of(frames, media) if media is not None else None
                     if entered is not None:
                         app_play.from_ingest.append(sample["now"] / 1000 - entered)
             for _seq, start, _d, pdt, _l in watcher.segments():
                 entered = ingest_time_of(frames, start)
                 if pdt is not None and entered is not None:
-                    app_play.pdt_offsets.append(pdt - entered)
+                    app_play.pdt_offsets.append(pdt + served_offset - entered)
             info["ladder"] = [f"{r.name} {r.width}x{r.height}" for r in transcoder.ladder]
             info["connect_wall"] = log.connect_wall
 
