@@ -21,6 +21,7 @@ from livestream.config import Settings
 from livestream.media.playlists import first_program_date_time, shift_program_date_times
 from tests.api.helpers import bearer, container, quick_user
 from tests.conftest import SECRET
+from tests.support.rtmp_clients import ffmpeg_synthetic, rtmp_url
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -29,44 +30,8 @@ def publish(
     port: int, key: str, *, seconds: int = 30, size: str = "1280x720", rate: int = 30
 ) -> subprocess.Popen[bytes]:
     """A synthetic source pushed in real time, as an encoder would."""
-    return subprocess.Popen(
-        [
-            FFMPEG,
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size={size}:rate={rate}",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:sample_rate=44100",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            str(rate),
-            "-b:v",
-            "1500k",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            "-t",
-            str(seconds),
-            "-f",
-            "flv",
-            f"rtmp://127.0.0.1:{port}/live/{key}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    command = ffmpeg_synthetic(rtmp_url(port, key), seconds=seconds, size=size, rate=rate)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
