@@ -22,7 +22,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from livestream.auth.models import RefreshToken
+from livestream.auth.models import RefreshToken, RevokedAccessToken
+from livestream.auth.repository import TokenRepository
+from livestream.db import utcnow
 from livestream.users.models import User
 from tests.api.helpers import (
     PASSWORD,
@@ -935,3 +937,20 @@ async def test_token_of_a_deleted_user_is_refused(client: httpx.AsyncClient, app
         await session.delete(row)
         await session.commit()
     assert_error(await client.get(ME, headers=bearer(token)), 401, "INVALID_TOKEN")
+
+
+async def test_purge_expired_drops_only_dead_tokens(app: FastAPI, client: httpx.AsyncClient) -> None:
+    _user, token = await quick_user(app)
+    await client.post(LOGOUT, headers=bearer(token))
+    async with container(app).db.sessionmaker() as session:
+        count_refresh = select(func.count()).select_from(RefreshToken)
+        count_revoked = select(func.count()).select_from(RevokedAccessToken)
+        refresh_before = (await session.execute(count_refresh)).scalar_one()
+        assert (await session.execute(count_revoked)).scalar_one() == 1
+        tokens = TokenRepository(session)
+        await tokens.purge_expired(utcnow())  # nothing has expired yet
+        assert (await session.execute(count_refresh)).scalar_one() == refresh_before
+        assert (await session.execute(count_revoked)).scalar_one() == 1
+        await tokens.purge_expired(utcnow() + timedelta(days=400))
+        assert (await session.execute(count_refresh)).scalar_one() == 0
+        assert (await session.execute(count_revoked)).scalar_one() == 0

@@ -11,11 +11,13 @@ from livestream.media.ingest import AUDIO, SCRIPT, VIDEO, IngestSession, LivePip
 
 class _Manager:
     def __init__(self) -> None:
-        self.started: list[dict[str, Any]] = []
+        self.started: list[tuple[dict[str, Any], bool | None]] = []
         self.fed: list[tuple[int, int]] = []
 
-    async def start_transcoder(self, pipeline: LivePipeline, metadata: dict[str, Any]) -> None:
-        self.started.append(metadata)
+    async def start_transcoder(
+        self, pipeline: LivePipeline, metadata: dict[str, Any], *, has_audio: bool | None = None
+    ) -> None:
+        self.started.append((metadata, has_audio))
         pipeline.transcoder = object()  # type: ignore[assignment]
 
     async def feed(self, pipeline: LivePipeline, tag_type: int, timestamp: int, payload: bytes) -> None:
@@ -36,14 +38,18 @@ async def test_without_metadata_the_first_video_tag_starts_the_transcoder_with_h
     await session.on_tag(VIDEO, 0, b"\x17\x00")
     await session.on_tag(VIDEO, 33, b"\x27\x01")
     assert len(manager.started) == 1
-    assert _source_info(manager.started[0]).audio is True
+    metadata, has_audio = manager.started[0]
+    assert has_audio is True
+    assert _source_info(metadata, has_audio=has_audio).audio is True
     assert manager.fed == [(AUDIO, 0), (VIDEO, 0), (VIDEO, 33)]
 
 
 async def test_video_only_source_is_not_declared_with_audio() -> None:
     session, manager = _session()
     await session.on_tag(VIDEO, 0, b"\x17\x00")
-    assert _source_info(manager.started[0]).audio is False
+    metadata, has_audio = manager.started[0]
+    assert has_audio is False
+    assert _source_info(metadata, has_audio=has_audio).audio is False
 
 
 def test_source_info_from_metadata() -> None:

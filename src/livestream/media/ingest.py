@@ -123,8 +123,10 @@ class IngestManager:
 
     # --- called by IngestSession -------------------------------------------------------------------------
 
-    async def start_transcoder(self, pipeline: LivePipeline, metadata: dict[str, Any]) -> None:
-        source = _source_info(metadata)
+    async def start_transcoder(
+        self, pipeline: LivePipeline, metadata: dict[str, Any], *, has_audio: bool | None = None
+    ) -> None:
+        source = _source_info(metadata, has_audio=has_audio)
         ladder = build_ladder(source, self.settings.transcode, max_height=self.settings.transcode_max_height)
         pipeline.parts += 1
         recording = self.settings.media_dir / "recordings" / str(pipeline.stream_id) / f"part-{pipeline.parts:03d}.ts"
@@ -256,7 +258,6 @@ class IngestManager:
         # Earlier recording parts stay; a reconnect starts the next part.
         recordings = self.settings.media_dir / "recordings" / str(stream.stream_id)
         pipeline.parts = len(list(recordings.glob("part-*.ts"))) if recordings.is_dir() else 0
-        pipeline.last_ts = 0
         pipeline.end_task = asyncio.create_task(self._end_after(stream.stream_id, delay))
         self._by_user[stream.user_id] = pipeline
         self._by_stream[stream.stream_id] = pipeline
@@ -271,10 +272,6 @@ class IngestManager:
     def pdt_offset(self, stream_id: uuid.UUID) -> float | None:
         pipeline = self._by_stream.get(stream_id)
         return pipeline.pdt_offset_s if pipeline is not None else None
-
-    def is_publishing(self, stream_id: uuid.UUID) -> bool:
-        pipeline = self._by_stream.get(stream_id)
-        return pipeline is not None and pipeline.control is not None
 
     def health(self, stream_id: uuid.UUID, media_state: str) -> StreamHealth:
         pipeline = self._by_stream.get(stream_id)
@@ -335,7 +332,7 @@ class IngestSession:
             if tag_type != VIDEO and len(self._held) < MAX_HELD_TAGS:
                 return
             has_audio = any(kind == AUDIO for kind, _, _ in self._held)
-            await self.manager.start_transcoder(self.pipeline, {**self.metadata, "_has_audio": has_audio})
+            await self.manager.start_transcoder(self.pipeline, self.metadata, has_audio=has_audio)
             held, self._held = self._held, []
             for kind, ts, data in held:
                 await self.manager.feed(self.pipeline, kind, ts, data)
@@ -362,7 +359,9 @@ def _pdt_offset(variant_playlists: list[Path], first_tag_wall: float | None) -> 
     return None if stamp is None else first_tag_wall - stamp.timestamp()
 
 
-def _source_info(metadata: dict[str, Any]) -> SourceInfo:
+def _source_info(metadata: dict[str, Any], *, has_audio: bool | None = None) -> SourceInfo:
+    """The source as onMetaData describes it; ``has_audio`` when the tags themselves told (no metadata)."""
+
     def number(key: str) -> float | None:
         value = metadata.get(key)
         return float(value) if isinstance(value, int | float) and value > 0 else None
@@ -371,9 +370,7 @@ def _source_info(metadata: dict[str, Any]) -> SourceInfo:
     height = int(number("height") or 720)
     fps = number("framerate") or number("fps") or 30.0
     bitrate = number("videodatarate")
-    if "_has_audio" in metadata:
-        has_audio = bool(metadata["_has_audio"])
-    else:
+    if has_audio is None:
         has_audio = metadata.get("audiocodecid") is not None or number("audiodatarate") is not None
     return SourceInfo(
         width=width, height=height, fps=fps, video_bitrate_kbps=int(bitrate) if bitrate else None, audio=has_audio
