@@ -185,6 +185,8 @@ def test_watch_a_live_stream_until_it_ends(
             "() => window.__lsPlayer && document.querySelector('[data-testid=player]')?.currentTime > 0",
             timeout=20_000,
         )
+        # hls.js computes the latency on the first timeupdate after it has the playlist; until then it reads 0.
+        page.wait_for_function("() => window.__lsPlayer.latency() > 0", timeout=10_000)
         latency = page.evaluate("() => window.__lsPlayer.latency()")
         assert isinstance(latency, (int, float)), latency
         assert math.isfinite(latency), latency

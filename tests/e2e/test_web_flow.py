@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.support.live_server import LiveServer
 
@@ -21,15 +21,18 @@ class TokenWatch:
     def __init__(self, page: Page) -> None:
         self.page = page
         self.tokens: set[str] = set()
-        page.on("response", self._on_response)
+        # A route sees the body before the page does, so no token is missed; a "response" listener
+        # runs later and can find the body gone after the next navigation.
+        page.route(AUTH_RESPONSES, self._on_route)
 
-    def _on_response(self, response: Response) -> None:
-        # Read the body now: after the next full navigation the browser no longer has it.
-        if AUTH_RESPONSES.search(response.url) and response.status == 200:
+    def _on_route(self, route: Route) -> None:
+        response = route.fetch()
+        if response.status == 200:
             token = response.json()["access_token"]
             assert isinstance(token, str)
             assert len(token) > 20
             self.tokens.add(token)
+        route.fulfill(response=response)
 
     def collect(self) -> set[str]:
         return set(self.tokens)
