@@ -37,7 +37,9 @@ def serve(
     import uvicorn
 
     from livestream.api.app import create_app
+    from livestream.chat.gateway import MAX_FRAME_BYTES
     from livestream.migrate import upgrade
+    from livestream.realtime.raw_socket import FastWebSocketProtocol
 
     settings = _settings()
     if migrate:
@@ -52,6 +54,13 @@ def serve(
         forwarded_allow_ips=",".join(settings.trusted_proxies) or "127.0.0.1",
         loop="uvloop",
         http="httptools",
+        # Chat: the hub writes pre-framed messages to each socket (docs/decisions.md, D9). No compression:
+        # fan-out frames are shared by every viewer, and a deflate context per socket costs ~30 KB of memory.
+        ws=FastWebSocketProtocol,
+        ws_max_size=MAX_FRAME_BYTES,
+        ws_per_message_deflate=False,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_interval_seconds,
     )
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Secrets that ship in examples or that people type when they are in a hurry.
 PLACEHOLDER_SECRETS = frozenset(
@@ -58,6 +59,25 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Realtime (chat, viewer counts). Browser origins allowed to open WebSockets besides the page's own
+    # origin; empty means just LS_PUBLIC_URL. Comma-separated or a JSON list.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # A viewer whose process died drops out of the count within this many seconds.
+    presence_ttl_seconds: float = Field(default=25.0, ge=1, le=30)
+    chat_history_seconds: int = Field(default=300, ge=10, le=3600)
+    # A socket whose unsent frames pass this many bytes is too slow to follow the chat and is dropped.
+    ws_send_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
+    ws_ping_interval_seconds: float = Field(default=10.0, ge=1, le=60)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
@@ -69,6 +89,11 @@ class Settings(BaseSettings):
                 "print(secrets.token_urlsafe(48))') or LS_ENV=development"
             )
         return self
+
+    @property
+    def websocket_origins(self) -> frozenset[str]:
+        origins = self.allowed_origins or [self.public_url]
+        return frozenset(origin.rstrip("/").lower() for origin in origins)
 
     @property
     def secure_cookies(self) -> bool:

@@ -2,6 +2,7 @@
 
 from livestream.archives.models import Archive
 from livestream.auth.models import RefreshToken, RevokedAccessToken
+from livestream.chat.models import ChatBan, ChatModerator
 from livestream.db import Base
 from livestream.follows.models import Follow
 from livestream.notifications.models import Notification
@@ -12,6 +13,8 @@ from livestream.users.models import User
 __all__ = [
     "Archive",
     "Base",
+    "ChatBan",
+    "ChatModerator",
     "Follow",
     "Notification",
     "RefreshToken",

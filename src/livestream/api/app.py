@@ -18,6 +18,7 @@ from livestream.api.errors import install_error_handlers
 from livestream.api.middleware import RequestContextMiddleware
 from livestream.api.spa import default_web_dist, mount_spa
 from livestream.auth.router import router as auth_router
+from livestream.chat.router import router as chat_router
 from livestream.config import Settings, get_settings
 from livestream.follows.router import router as follows_router
 from livestream.logging import configure_logging
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = Container.build(settings)
         app.state.container = container
-        await container.start_media()
+        await container.start()
         try:
             yield
         finally:
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users_router)
     app.include_router(follows_router)
     app.include_router(streams_router)
+    app.include_router(chat_router)
     app.include_router(origin_router)
     mount_spa(app, settings.web_dist or default_web_dist())
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from livestream.chat import frames
+from livestream.chat.stream_events import StreamEvents
 from livestream.config import Settings
 from livestream.db import Database
 from livestream.media.ingest import IngestManager
 from livestream.media.live_status import LiveStatusCache
 from livestream.media.rtmp.server import RTMPServer
-from livestream.ratelimit import Counters, make_counters
+from livestream.ratelimit import Counters
+from livestream.realtime.engine import Engine
+from livestream.realtime.factory import make_engine
+from livestream.realtime.hub import Hub
 from livestream.security import JWTCodec
 
 
@@ -18,7 +23,9 @@ from livestream.security import JWTCodec
 class Container:
     settings: Settings
     db: Database
-    counters: Counters
+    engine: Engine
+    hub: Hub
+    events: StreamEvents
     codec: JWTCodec
     live_status: LiveStatusCache = field(default_factory=LiveStatusCache)
     ingest: IngestManager | None = None
@@ -26,10 +33,14 @@ class Container:
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
+        db = Database(settings.database_url)
+        engine = make_engine(settings.redis_url)
         return cls(
             settings=settings,
-            db=Database(settings.database_url),
-            counters=make_counters(settings.redis_url),
+            db=db,
+            engine=engine,
+            hub=Hub(engine, presence_ttl=settings.presence_ttl_seconds, count_frame=frames.viewers),
+            events=StreamEvents(engine, db),
             codec=JWTCodec(
                 secret_key=settings.secret_key,
                 issuer=settings.jwt_issuer,
@@ -38,9 +49,20 @@ class Container:
             ),
         )
 
+    @property
+    def counters(self) -> Counters:
+        """Rate-limit counters live in the realtime engine: in memory, or in Redis shared by every process."""
+        return self.engine.counters
+
+    async def start(self) -> None:
+        await self.hub.start()
+        await self.start_media()
+
     async def start_media(self) -> None:
         """Reconcile streams a crash left live, then accept publishers (single node: one process owns ingest)."""
-        self.ingest = IngestManager(self.settings, self.db, on_ended=self.live_status.forget)
+        self.ingest = IngestManager(
+            self.settings, self.db, on_ended=self.live_status.forget, on_change=self.events.changed
+        )
         await self.ingest.reconcile()
         if self.settings.rtmp_enabled:
             self.rtmp = RTMPServer(self.ingest, host=self.settings.rtmp_host, port=self.settings.rtmp_port)
@@ -51,5 +73,5 @@ class Container:
             await self.rtmp.stop()
         if self.ingest is not None:
             await self.ingest.close()
-        await self.counters.close()
+        await self.hub.close()  # closes the engine, and with it the counters
         await self.db.dispose()

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -64,10 +64,18 @@ class LivePipeline:
 
 
 class IngestManager:
-    def __init__(self, settings: Settings, db: Database, on_ended: Callable[[uuid.UUID], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        on_ended: Callable[[uuid.UUID], None] | None = None,
+        on_change: Callable[[uuid.UUID], Awaitable[None]] | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self._on_ended = on_ended
+        # Told the stream id after every committed change of status or media state (viewers' live events).
+        self._on_change = on_change
         self.cipher = StreamKeyCipher(settings.secret_key)
         self.urls = Urls(settings.public_url)
         self._by_user: dict[uuid.UUID, LivePipeline] = {}
@@ -114,6 +122,7 @@ class IngestManager:
             stream.last_ingest_at = utcnow()
             await session.commit()
             stream_id = stream.stream_id
+        await self._changed(stream_id)
         pipeline = LivePipeline(
             stream_id=stream_id, user_id=user_id, out_dir=self.settings.media_dir / "live" / str(stream_id)
         )
@@ -211,6 +220,7 @@ class IngestManager:
                 if stream is not None and stream.status == "live":
                     StreamService.mark_ended(stream)
                     await session.commit()
+            await self._changed(stream_id)
         if self._on_ended is not None:
             self._on_ended(stream_id)
         if pipeline is None:
@@ -236,10 +246,12 @@ class IngestManager:
         """At start-up: streams left live by a crash end once their reconnect window has passed."""
         window = timedelta(seconds=self.settings.reconnect_window_seconds)
         now = utcnow()
+        changed: list[uuid.UUID] = []
         async with self.db.sessionmaker() as session:
             for stream in await StreamRepository(session).live_streams():
                 if stream.last_ingest_at is None:
                     continue  # opened from the dashboard, never received media: still waiting for OBS
+                changed.append(stream.stream_id)
                 deadline = stream.last_ingest_at + window
                 if deadline <= now:
                     StreamService.mark_ended(stream, at=stream.last_ingest_at)
@@ -248,6 +260,8 @@ class IngestManager:
                     stream.media_state = "reconnecting"
                     self._schedule_orphan_end(stream, (deadline - now).total_seconds())
             await session.commit()
+        for stream_id in changed:
+            await self._changed(stream_id)
 
     def _schedule_orphan_end(self, stream: Stream, delay: float) -> None:
         pipeline = LivePipeline(
@@ -304,6 +318,13 @@ class IngestManager:
                 if touch:
                     stream.last_ingest_at = utcnow()
                 await session.commit()
+            else:
+                return
+        await self._changed(stream_id)
+
+    async def _changed(self, stream_id: uuid.UUID) -> None:
+        if self._on_change is not None:
+            await self._on_change(stream_id)
 
 
 class IngestSession:

@@ -16,6 +16,7 @@ class Stream(TimestampMixin, Base):
         CheckConstraint("media_state IN ('waiting', 'live', 'reconnecting', 'ended')", name="media_state_valid"),
         CheckConstraint("viewer_count >= 0", name="viewer_count_non_negative"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ended_after_start"),
+        CheckConstraint("slow_mode_seconds = 0 OR slow_mode_seconds BETWEEN 3 AND 120", name="slow_mode_range"),
         # One live stream per creator, enforced by a partial unique index (SQLite and PostgreSQL).
         Index(
             "uq_streams_one_live_per_user",
@@ -42,6 +43,8 @@ class Stream(TimestampMixin, Base):
     media_state: Mapped[str] = mapped_column(String(20), nullable=False, default="waiting", server_default="waiting")
     # Last moment media arrived; the start-up reconciler measures the reconnect window from it after a crash.
     last_ingest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Chat slow mode: seconds a viewer waits between messages (0: off).
+    slow_mode_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 class StreamKey(Base):

@@ -71,6 +71,12 @@ class StreamRepository:
     async def touch_ingest(self, stream_id: uuid.UUID, at: datetime) -> None:
         await self.session.execute(update(Stream).where(Stream.stream_id == stream_id).values(last_ingest_at=at))
 
+    async def record_peak(self, stream_id: uuid.UUID, peak: int) -> None:
+        """Keep the highest viewer count seen (never lowers it: two processes may both record)."""
+        await self.session.execute(
+            update(Stream).where(Stream.stream_id == stream_id, Stream.viewer_count < peak).values(viewer_count=peak)
+        )
+
     async def flush(self) -> None:
         await self.session.flush()
 

@@ -85,15 +85,26 @@ async def create_stream(
 async def list_streams(
     page: PageDep,
     streams: Streams,
+    container: ContainerDep,
     status_filter: Annotated[Literal["live", "ended"] | None, Query(alias="status")] = None,
     user_id: uuid.UUID | None = None,
 ) -> Page[StreamOut]:
-    return await streams.list(status=status_filter, user_id=user_id, limit=page.limit, cursor=page.cursor)
+    found = await streams.list(status=status_filter, user_id=user_id, limit=page.limit, cursor=page.cursor)
+    for item in found.items:
+        await _with_viewers(container, item)
+    return found
+
+
+async def _with_viewers(container: Container, out: StreamOut) -> StreamOut:
+    """Live: the viewers connected now (presence). Ended: the stored peak."""
+    if out.status == "live":
+        out.viewer_count = await container.events.viewer_count(out.stream_id)
+    return out
 
 
 @router.get("/api/streams/{stream_id}", response_model=StreamOut, responses=errors(404), operation_id="getStream")
-async def get_stream(stream_id: uuid.UUID, streams: Streams) -> StreamOut:
-    return streams.out(*await streams.get(stream_id))
+async def get_stream(stream_id: uuid.UUID, streams: Streams, container: ContainerDep) -> StreamOut:
+    return await _with_viewers(container, streams.out(*await streams.get(stream_id)))
 
 
 @router.patch(
@@ -102,8 +113,18 @@ async def get_stream(stream_id: uuid.UUID, streams: Streams) -> StreamOut:
     responses=errors(401, 403, 404, 409),
     operation_id="updateStream",
 )
-async def update_stream(stream_id: uuid.UUID, body: StreamUpdate, user: CurrentUser, streams: Streams) -> StreamOut:
-    return streams.out(*await streams.update(user.user_id, stream_id, body))
+async def update_stream(
+    stream_id: uuid.UUID,
+    body: StreamUpdate,
+    user: CurrentUser,
+    streams: Streams,
+    session: SessionDep,
+    container: ContainerDep,
+) -> StreamOut:
+    """Change the title or description while live; viewers see it at once (a ``stream.status`` event)."""
+    out = streams.out(*await streams.update(user.user_id, stream_id, body))
+    after_commit(session, lambda: container.events.changed(stream_id))
+    return await _with_viewers(container, out)
 
 
 @router.put(
@@ -121,6 +142,7 @@ async def end_stream(
 
 
 async def _finish(container: Container, stream_id: uuid.UUID) -> None:
+    await container.events.changed(stream_id)
     if container.ingest is not None:
         await container.ingest.end(stream_id, reason="ended by the creator")
 

@@ -1,0 +1,1 @@
+"""Live chat: the WebSocket protocol, messages, moderation (bans, timeouts, moderators, slow mode)."""

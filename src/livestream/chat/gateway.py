@@ -1,0 +1,340 @@
+"""One chat WebSocket: handshake checks, the hello, and the client's frames (docs/realtime.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from livestream.api.container import Container
+from livestream.auth.repository import TokenRepository
+from livestream.auth.service import AuthService
+from livestream.chat import frames
+from livestream.chat.errors import ChatUnauthenticated
+from livestream.chat.repository import ChatRepository
+from livestream.chat.service import ChatService, channel_of
+from livestream.db import utcnow
+from livestream.errors import AppError
+from livestream.logging import get_logger
+from livestream.realtime.hub import Outgoing
+from livestream.realtime.raw_socket import EXTENSION, RawSocket
+from livestream.security import AccessClaims
+from livestream.streams.models import Stream
+from livestream.streams.repository import StreamRepository
+from livestream.users.models import User
+from livestream.users.repository import UserRepository
+
+log = get_logger(__name__)
+
+MAX_FRAME_BYTES = 4096
+MAX_NONCE_CHARS = 64
+VIEWER_COOKIE = "ls_viewer"
+# Frames queued for a socket served without the raw fast path before it counts as too slow.
+FALLBACK_QUEUE_FRAMES = 512
+CLOSE_TOO_BIG = 1009
+CLOSE_TOO_SLOW = 4000
+CLOSE_UNKNOWN_STREAM = 4404
+
+
+class ChatConnection:
+    """A connected viewer, as the hub sees it: where frames go, and who it counts as."""
+
+    __slots__ = (
+        "_closing",
+        "_pending",
+        "_queue",
+        "_raw",
+        "_writer",
+        "buffer_limit",
+        "claims",
+        "closed",
+        "connection_id",
+        "member",
+        "user",
+        "websocket",
+    )
+
+    def __init__(self, websocket: WebSocket, raw: RawSocket | None, *, anonymous_id: str, buffer_limit: int) -> None:
+        self.websocket = websocket
+        self.connection_id = uuid.uuid4().hex
+        self.member = f"a:{anonymous_id}"
+        self.user: User | None = None
+        self.claims: AccessClaims | None = None
+        self.buffer_limit = buffer_limit
+        self.closed = False
+        self._raw = raw
+        # Until the hello is out, publications wait here so the viewer sees them after the history.
+        self._pending: list[Outgoing] | None = []
+        self._queue: asyncio.Queue[str] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+        if raw is None:
+            self._queue = asyncio.Queue(FALLBACK_QUEUE_FRAMES)
+            self._writer = asyncio.create_task(self._write_queued())
+
+    def deliver(self, message: Outgoing) -> None:
+        if self._pending is not None:
+            self._pending.append(message)
+        else:
+            self._send(message)
+
+    def send_text(self, text: str) -> None:
+        """A frame for this socket only (hello, acks, errors), in order with the broadcast ones."""
+        self._send(Outgoing(text))
+
+    def start(self, hello: str, history_ids: set[str]) -> None:
+        pending, self._pending = self._pending or [], None
+        self._send(Outgoing(hello))
+        for message in pending:
+            is_chat = history_ids and message.text.startswith('{"type":"chat.message"')
+            if is_chat and json.loads(message.text)["id"] in history_ids:
+                continue  # published while we read the history: already in the hello
+            self._send(message)
+
+    def _send(self, message: Outgoing) -> None:
+        if self.closed:
+            return
+        if self._raw is not None:
+            if not self._raw.open:
+                return
+            if self._raw.buffered() > self.buffer_limit:
+                self._too_slow()
+                return
+            self._raw.write(message.frame)
+        else:
+            assert self._queue is not None
+            try:
+                self._queue.put_nowait(message.text)
+            except asyncio.QueueFull:
+                self._too_slow()
+
+    def _too_slow(self) -> None:
+        self.closed = True
+        log.info("ws_dropped_slow_client", connection_id=self.connection_id)
+        if self._raw is not None:
+            self._raw.abort()
+        elif self._writer is not None:
+            self._writer.cancel()
+            self._closing = asyncio.create_task(_close_quietly(self.websocket, CLOSE_TOO_SLOW, "too slow"))
+
+    async def _write_queued(self) -> None:
+        assert self._queue is not None
+        with contextlib.suppress(Exception):
+            while True:
+                await self.websocket.send_text(await self._queue.get())
+
+    async def stop(self) -> None:
+        self.closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+
+async def _close_quietly(websocket: WebSocket, code: int, reason: str = "") -> None:
+    with contextlib.suppress(Exception):
+        if websocket.application_state != WebSocketState.DISCONNECTED:
+            await websocket.close(code, reason)
+
+
+def origin_allowed(websocket: WebSocket, allowed: frozenset[str]) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: nothing to protect from cross-site use
+    origin = origin.rstrip("/").lower()
+    if origin in allowed:
+        return True
+    host = websocket.headers.get("host", "").lower()
+    scheme = "https" if websocket.url.scheme == "wss" else "http"
+    return bool(host) and origin == f"{scheme}://{host}"
+
+
+class ChatGateway:
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.settings = container.settings
+        self.hub = container.hub
+
+    def _chat(self, session: Any) -> ChatService:
+        return ChatService(
+            ChatRepository(session),
+            StreamRepository(session),
+            UserRepository(session),
+            self.container.engine,
+            history_seconds=self.settings.chat_history_seconds,
+        )
+
+    def _auth(self, session: Any) -> AuthService:
+        return AuthService(
+            users=UserRepository(session),
+            tokens=TokenRepository(session),
+            codec=self.container.codec,
+            secret_key=self.settings.secret_key,
+            refresh_lifetime=timedelta(days=self.settings.refresh_token_days),
+        )
+
+    async def serve(self, websocket: WebSocket, stream_ref: str) -> None:
+        if not origin_allowed(websocket, self.settings.websocket_origins):
+            log.warning("ws_origin_refused", origin=websocket.headers.get("origin"), client=_client(websocket))
+            await websocket.close(1008)  # before accept: the handshake is answered 403
+            return
+        stream = await self._load_stream(stream_ref)
+        anonymous_id, set_cookie = self._viewer_id(websocket)
+        headers = [(b"set-cookie", set_cookie.encode())] if set_cookie else None
+        await websocket.accept(headers=headers)
+        if stream is None:
+            await websocket.send_text(frames.error("STREAM_NOT_FOUND", "No such stream"))
+            await _close_quietly(websocket, CLOSE_UNKNOWN_STREAM, "unknown stream")
+            return
+        extension = websocket.scope.get("extensions", {}).get(EXTENSION)
+        raw = extension["socket"] if extension else None
+        connection = ChatConnection(
+            websocket, raw, anonymous_id=anonymous_id, buffer_limit=self.settings.ws_send_buffer_bytes
+        )
+        channel = channel_of(stream.stream_id)
+        try:
+            count = await self.hub.join(channel, connection)
+            async with self.container.db.sessionmaker() as session:
+                history = await self._chat(session).history_payloads(stream.stream_id)
+            connection.start(self._hello(stream, count.count, history), _ids(history))
+            await self._read(websocket, connection, stream)
+        finally:
+            await self.hub.leave(channel, connection)
+            await connection.stop()
+
+    async def _load_stream(self, stream_ref: str) -> Stream | None:
+        try:
+            stream_id = uuid.UUID(stream_ref)
+        except ValueError:
+            return None
+        async with self.container.db.sessionmaker() as session:
+            return await StreamRepository(session).get(stream_id)
+
+    def _viewer_id(self, websocket: WebSocket) -> tuple[str, str | None]:
+        """An anonymous viewer is one browser, not one tab: a random id kept in a cookie set at the handshake."""
+        existing = websocket.cookies.get(VIEWER_COOKIE, "")
+        if 16 <= len(existing) <= 64 and existing.isalnum():
+            return existing, None
+        fresh = secrets.token_hex(16)
+        secure = "; Secure" if self.settings.secure_cookies else ""
+        cookie = f"{VIEWER_COOKIE}={fresh}; Path=/ws; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}"
+        return fresh, cookie
+
+    @staticmethod
+    def _hello(stream: Stream, viewer_count: int, history: list[str]) -> str:
+        # The history payloads are already JSON: splice them in rather than decode and re-encode each.
+        head = frames.encode(
+            {
+                "type": "hello",
+                "stream_id": str(stream.stream_id),
+                "viewer_count": viewer_count,
+                "stream": frames.stream_state(stream),
+                "chat": {"slow_mode_seconds": stream.slow_mode_seconds},
+            }
+        )
+        return f'{head[:-1]},"history":[{",".join(history)}]}}'
+
+    async def _read(self, websocket: WebSocket, connection: ChatConnection, stream: Stream) -> None:
+        while not connection.closed:
+            try:
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                connection.send_text(frames.error("BAD_FRAME", "Frames are JSON text"))
+                continue
+            if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
+                await _close_quietly(websocket, CLOSE_TOO_BIG, "frame too big")
+                return
+            await self._handle(connection, stream, text)
+
+    async def _handle(self, connection: ChatConnection, stream: Stream, text: str) -> None:
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            frame = None
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            connection.send_text(frames.error("BAD_FRAME", "Frames are JSON objects with a type"))
+            return
+        kind = frame["type"]
+        if kind == "ping":
+            connection.send_text(frames.PONG)
+        elif kind == "auth":
+            await self._authenticate(connection, stream, frame.get("token"))
+        elif kind == "chat.send":
+            await self._chat_send(connection, stream, frame)
+        else:
+            connection.send_text(frames.error("BAD_FRAME", f"Unknown frame type {kind[:40]!r}"))
+
+    async def _authenticate(self, connection: ChatConnection, stream: Stream, token: object) -> None:
+        if not isinstance(token, str) or not token or len(token) > 2048:
+            connection.send_text(frames.error("TOKEN_INVALID", "Send an access token"))
+            return
+        async with self.container.db.sessionmaker() as session:
+            try:
+                user, claims = await self._auth(session).authenticate(token)
+            except AppError:
+                user = None
+            role = await self._chat(session).role(stream, user.user_id) if user is not None else "viewer"
+        if user is None:
+            connection.user = connection.claims = None
+            connection.send_text(frames.error("TOKEN_INVALID", "The access token is expired, revoked or malformed"))
+            return
+        connection.user, connection.claims = user, claims
+        connection.member = f"u:{user.user_id}"
+        await self.hub.update_member(channel_of(stream.stream_id), connection)
+        connection.send_text(
+            frames.encode(
+                {"type": "auth.ok", "user": {"user_id": str(user.user_id), "username": user.username}, "role": role}
+            )
+        )
+
+    async def _chat_send(self, connection: ChatConnection, stream: Stream, frame: dict[str, Any]) -> None:
+        nonce = frame.get("nonce")
+        text = frame.get("text")
+        if nonce is not None and (not isinstance(nonce, str) or len(nonce) > MAX_NONCE_CHARS):
+            connection.send_text(frames.error("BAD_FRAME", "nonce must be a string of at most 64 characters"))
+            return
+        if not isinstance(text, str):
+            connection.send_text(frames.error("BAD_FRAME", "text must be a string", nonce=nonce))
+            return
+        try:
+            async with self.container.db.sessionmaker() as session:
+                user = await self._sender(connection, session)
+                message_id = await self._chat(session).send(stream.stream_id, user, text)
+        except AppError as exc:
+            connection.send_text(frames.error(exc.code, exc.detail, nonce=nonce, **exc.extra))
+            return
+        connection.send_text(frames.encode({"type": "chat.ack", "nonce": nonce, "id": message_id}))
+
+    async def _sender(self, connection: ChatConnection, session: Any) -> User:
+        """The signed-in user, re-checked on every message: an expired or logged-out token stops chatting."""
+        claims = connection.claims
+        if claims is None or connection.user is None:
+            raise ChatUnauthenticated()
+        if claims.expires_at <= utcnow():
+            raise ChatUnauthenticated("Your session expired; sign in again to chat")
+        if not await TokenRepository(session).access_valid(claims.jti, claims.session_id):
+            connection.user = connection.claims = None
+            raise ChatUnauthenticated("You were signed out; sign in again to chat")
+        user = await UserRepository(session).get(claims.user_id)
+        if user is None:
+            raise ChatUnauthenticated()
+        return user
+
+
+def _ids(history: list[str]) -> set[str]:
+    return {json.loads(payload)["id"] for payload in history}
+
+
+def _client(websocket: WebSocket) -> str | None:
+    return f"{websocket.client.host}:{websocket.client.port}" if websocket.client else None

@@ -1,0 +1,78 @@
+"""All queries on chat bans and moderators."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livestream.chat.models import ChatBan, ChatModerator
+from livestream.users.models import User
+
+
+class ChatRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def active_ban(self, channel_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> ChatBan | None:
+        ban = await self.session.get(ChatBan, (channel_id, user_id))
+        if ban is None or (ban.expires_at is not None and ban.expires_at <= now):
+            return None
+        return ban
+
+    async def get_ban(self, channel_id: uuid.UUID, user_id: uuid.UUID) -> ChatBan | None:
+        return await self.session.get(ChatBan, (channel_id, user_id))
+
+    async def add_ban(self, ban: ChatBan) -> None:
+        self.session.add(ban)
+        await self.session.flush()
+
+    async def remove_ban(self, channel_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        result = await self.session.execute(
+            delete(ChatBan).where(ChatBan.channel_id == channel_id, ChatBan.user_id == user_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def bans(self, channel_id: uuid.UUID, now: datetime) -> list[tuple[ChatBan, User]]:
+        rows = await self.session.execute(
+            select(ChatBan, User)
+            .join(User, User.user_id == ChatBan.user_id)
+            .where(ChatBan.channel_id == channel_id)
+            .where((ChatBan.expires_at.is_(None)) | (ChatBan.expires_at > now))
+            .order_by(ChatBan.created_at.desc())
+            .limit(500)
+        )
+        return [(ban, user) for ban, user in rows.tuples()]
+
+    async def is_moderator(self, channel_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        return await self.session.get(ChatModerator, (channel_id, user_id)) is not None
+
+    async def add_moderator(self, channel_id: uuid.UUID, user_id: uuid.UUID) -> ChatModerator:
+        existing = await self.session.get(ChatModerator, (channel_id, user_id))
+        if existing is not None:
+            return existing
+        moderator = ChatModerator(channel_id=channel_id, user_id=user_id)
+        self.session.add(moderator)
+        await self.session.flush()
+        return moderator
+
+    async def remove_moderator(self, channel_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        result = await self.session.execute(
+            delete(ChatModerator).where(ChatModerator.channel_id == channel_id, ChatModerator.user_id == user_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def moderators(self, channel_id: uuid.UUID) -> list[tuple[ChatModerator, User]]:
+        rows = await self.session.execute(
+            select(ChatModerator, User)
+            .join(User, User.user_id == ChatModerator.user_id)
+            .where(ChatModerator.channel_id == channel_id)
+            .order_by(ChatModerator.created_at)
+            .limit(500)
+        )
+        return [(moderator, user) for moderator, user in rows.tuples()]
+
+    async def flush(self) -> None:
+        await self.session.flush()

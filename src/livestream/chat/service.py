@@ -1,0 +1,215 @@
+"""Chat: sending, history and moderation. Free of HTTP and of WebSocket details."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+import uuid
+from datetime import timedelta
+
+from livestream.chat import errors, frames
+from livestream.chat.models import ChatBan, ChatModerator
+from livestream.chat.repository import ChatRepository
+from livestream.chat.schemas import MAX_MESSAGE_CHARS, BanCreate, BanOut, ChatMessage, ModeratorOut, Role
+from livestream.db import utcnow
+from livestream.realtime.engine import Engine
+from livestream.streams.errors import StreamEnded, StreamNotFound
+from livestream.streams.models import Stream
+from livestream.streams.repository import StreamRepository
+from livestream.users.errors import UserNotFound
+from livestream.users.models import User
+from livestream.users.repository import UserRepository
+
+RATE_LIMIT_MESSAGES = 3
+RATE_LIMIT_WINDOW_SECONDS = 2
+
+
+def channel_of(stream_id: uuid.UUID) -> str:
+    return f"stream:{stream_id}"
+
+
+def clean_text(text: str) -> str:
+    """Control characters become spaces (a chat line is one line), then the ends are trimmed."""
+    cleaned = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text).strip()
+    if not cleaned:
+        raise errors.EmptyMessage()
+    if len(cleaned) > MAX_MESSAGE_CHARS:
+        raise errors.MessageTooLong()
+    return cleaned
+
+
+class ChatService:
+    def __init__(
+        self,
+        chat: ChatRepository,
+        streams: StreamRepository,
+        users: UserRepository,
+        engine: Engine,
+        *,
+        history_seconds: int,
+    ) -> None:
+        self.chat = chat
+        self.streams = streams
+        self.users = users
+        self.engine = engine
+        self.history_seconds = history_seconds
+
+    async def stream(self, stream_id: uuid.UUID) -> Stream:
+        stream = await self.streams.get(stream_id)
+        if stream is None:
+            raise StreamNotFound()
+        return stream
+
+    async def role(self, stream: Stream, user_id: uuid.UUID) -> Role:
+        if stream.user_id == user_id:
+            return "creator"
+        if await self.chat.is_moderator(stream.user_id, user_id):
+            return "moderator"
+        return "viewer"
+
+    # --- messages ----------------------------------------------------------------------------------
+
+    async def send(self, stream_id: uuid.UUID, user: User, text: str) -> str:
+        """Publish a message to the stream's chat; returns its id."""
+        cleaned = clean_text(text)
+        stream = await self.stream(stream_id)
+        if stream.status != "live":
+            raise StreamEnded("This stream has ended; its chat is read-only")
+        now = utcnow()
+        ban = await self.chat.active_ban(stream.user_id, user.user_id, now)
+        if ban is not None:
+            raise errors.Banned(ban.expires_at)
+        counters = self.engine.counters
+        burst = await counters.hit(f"chat:{user.user_id}", RATE_LIMIT_WINDOW_SECONDS)
+        if burst.count > RATE_LIMIT_MESSAGES:
+            raise errors.ChatRateLimited(burst.retry_after)
+        if stream.slow_mode_seconds and await self.role(stream, user.user_id) == "viewer":
+            slow = await counters.hit(f"chat-slow:{stream_id}:{user.user_id}", stream.slow_mode_seconds)
+            if slow.count > 1:
+                raise errors.SlowMode(slow.retry_after)
+        message_id = str(uuid.uuid4())
+        payload = frames.encode(frames.chat_message(message_id, user.user_id, user.username, cleaned, now))
+        await self.engine.publish_with_history(channel_of(stream_id), message_id, payload, self.history_seconds)
+        return message_id
+
+    async def history_payloads(self, stream_id: uuid.UUID) -> list[str]:
+        return await self.engine.history(channel_of(stream_id), self.history_seconds)
+
+    async def history(self, stream_id: uuid.UUID) -> list[ChatMessage]:
+        await self.stream(stream_id)
+        return [ChatMessage.model_validate(json.loads(p)) for p in await self.history_payloads(stream_id)]
+
+    # --- moderation --------------------------------------------------------------------------------
+
+    async def moderated(self, actor_id: uuid.UUID, stream_id: uuid.UUID) -> tuple[Stream, Role]:
+        stream = await self.stream(stream_id)
+        role = await self.role(stream, actor_id)
+        if role == "viewer":
+            raise errors.NotAModerator()
+        return stream, role
+
+    async def delete_message(self, actor_id: uuid.UUID, stream_id: uuid.UUID, message_id: str) -> None:
+        await self.moderated(actor_id, stream_id)
+        deleted = await self.engine.delete_with_notice(
+            channel_of(stream_id), message_id, frames.chat_deleted(message_id)
+        )
+        if not deleted:
+            raise errors.MessageNotFound()
+
+    async def ban(self, actor_id: uuid.UUID, stream_id: uuid.UUID, body: BanCreate) -> BanOut:
+        stream, role = await self.moderated(actor_id, stream_id)
+        target = await self.users.get(body.user_id)
+        if target is None:
+            raise UserNotFound()
+        if target.user_id in (stream.user_id, actor_id):
+            raise errors.CannotBan("The creator cannot be banned, and nobody can ban themself")
+        if role == "moderator" and await self.chat.is_moderator(stream.user_id, target.user_id):
+            raise errors.CannotBan("Only the creator can ban a moderator")
+        now = utcnow()
+        expires = now + timedelta(seconds=body.duration_seconds) if body.duration_seconds else None
+        ban = await self.chat.get_ban(stream.user_id, target.user_id)
+        if ban is None:
+            ban = ChatBan(channel_id=stream.user_id, user_id=target.user_id)
+            await self.chat.add_ban(ban)
+        ban.created_by = actor_id
+        ban.created_at = now
+        ban.expires_at = expires
+        ban.reason = body.reason or None
+        await self.chat.flush()
+        return _ban_out(ban, target)
+
+    async def purge_messages_of(self, stream_id: uuid.UUID, user_id: uuid.UUID) -> int:
+        """Remove a banned user's recent messages from everyone's chat."""
+        channel = channel_of(stream_id)
+        removed = 0
+        for payload in await self.history_payloads(stream_id):
+            message = json.loads(payload)
+            if message["user"]["user_id"] == str(user_id):
+                removed += await self.engine.delete_with_notice(
+                    channel, message["id"], frames.chat_deleted(message["id"])
+                )
+        return removed
+
+    async def unban(self, actor_id: uuid.UUID, stream_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        stream, _ = await self.moderated(actor_id, stream_id)
+        if not await self.chat.remove_ban(stream.user_id, user_id):
+            raise errors.BanNotFound()
+
+    async def bans(self, actor_id: uuid.UUID, stream_id: uuid.UUID) -> list[BanOut]:
+        stream, _ = await self.moderated(actor_id, stream_id)
+        return [_ban_out(ban, user) for ban, user in await self.chat.bans(stream.user_id, utcnow())]
+
+    async def set_slow_mode(self, actor_id: uuid.UUID, stream_id: uuid.UUID, seconds: int) -> Stream:
+        stream, _ = await self.moderated(actor_id, stream_id)
+        if stream.status != "live":
+            raise StreamEnded()
+        stream.slow_mode_seconds = seconds
+        await self.streams.flush()
+        return stream
+
+    async def announce_settings(self, stream_id: uuid.UUID, slow_mode_seconds: int) -> None:
+        await self.engine.publish(channel_of(stream_id), frames.chat_settings(slow_mode_seconds))
+
+    # --- moderators (the creator's own business) ---------------------------------------------------
+
+    async def _owned(self, actor_id: uuid.UUID, stream_id: uuid.UUID) -> Stream:
+        stream = await self.stream(stream_id)
+        if stream.user_id != actor_id:
+            raise errors.NotTheCreator()
+        return stream
+
+    async def moderators(self, actor_id: uuid.UUID, stream_id: uuid.UUID) -> list[ModeratorOut]:
+        stream = await self._owned(actor_id, stream_id)
+        return [_moderator_out(m, user) for m, user in await self.chat.moderators(stream.user_id)]
+
+    async def add_moderator(self, actor_id: uuid.UUID, stream_id: uuid.UUID, user_id: uuid.UUID) -> ModeratorOut:
+        stream = await self._owned(actor_id, stream_id)
+        if user_id == stream.user_id:
+            raise errors.InvalidModerator()
+        user = await self.users.get(user_id)
+        if user is None:
+            raise UserNotFound()
+        moderator = await self.chat.add_moderator(stream.user_id, user_id)
+        return _moderator_out(moderator, user)
+
+    async def remove_moderator(self, actor_id: uuid.UUID, stream_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        stream = await self._owned(actor_id, stream_id)
+        if not await self.chat.remove_moderator(stream.user_id, user_id):
+            raise errors.ModeratorNotFound()
+
+
+def _ban_out(ban: ChatBan, user: User) -> BanOut:
+    return BanOut(
+        user_id=user.user_id,
+        username=user.username,
+        display_name=user.display_name,
+        reason=ban.reason,
+        created_at=ban.created_at,
+        expires_at=ban.expires_at,
+    )
+
+
+def _moderator_out(moderator: ChatModerator, user: User) -> ModeratorOut:
+    return ModeratorOut(
+        user_id=user.user_id, username=user.username, display_name=user.display_name, created_at=moderator.created_at
+    )

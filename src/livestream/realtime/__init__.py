@@ -1,0 +1,1 @@
+"""Realtime engine: pub/sub per channel, short history, presence and counters; memory or Redis."""
