@@ -7,8 +7,9 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
-from livestream.ratelimit import Counters, MemoryCounters, RedisCounters, make_counters
+from livestream.ratelimit import Counters, MemoryCounters, RedisCounters
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -17,8 +18,7 @@ async def counters(request: pytest.FixtureRequest) -> AsyncIterator[Counters]:
         impl: Counters = MemoryCounters()
     else:
         url: str = request.getfixturevalue("redis_url")
-        impl = make_counters(url)
-        assert isinstance(impl, RedisCounters)
+        impl = RedisCounters(Redis.from_url(url))
     try:
         yield impl
     finally:

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # A viewer whose process died drops out of the count within this many seconds.
     presence_ttl_seconds: float = Field(default=25.0, ge=1, le=30)
     chat_history_seconds: int = Field(default=300, ge=10, le=3600)
+    # Per user, across all streams: this many messages per window.
+    chat_rate_limit_messages: int = Field(default=3, ge=1)
+    chat_rate_limit_window_seconds: int = Field(default=2, ge=1, le=3600)
     # A socket whose unsent frames pass this many bytes is too slow to follow the chat and is dropped.
     ws_send_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
     ws_ping_interval_seconds: float = Field(default=10.0, ge=1, le=60)

@@ -125,9 +125,3 @@ class RedisCounters:
 
     async def close(self) -> None:
         await self._redis.aclose()
-
-
-def make_counters(redis_url: str | None) -> Counters:
-    if redis_url:
-        return RedisCounters(Redis.from_url(redis_url))
-    return MemoryCounters()

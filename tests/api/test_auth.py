@@ -531,11 +531,11 @@ def assert_counters_in_redis(app: FastAPI, *, secrets: list[str]) -> None:
         return
     client = redis.Redis.from_url(url)
     try:
-        keys = [k.decode() for k in client.keys("ls:rl:*")]
+        keys = [k.decode() for k in client.keys("ls:rt:rl:*")]
     finally:
         client.close()
-    assert any(k.startswith("ls:rl:login:acct:") for k in keys), keys
-    assert any(k.startswith("ls:rl:login:addr:") for k in keys), keys
+    assert any(k.startswith("ls:rt:rl:login:acct:") for k in keys), keys
+    assert any(k.startswith("ls:rt:rl:login:addr:") for k in keys), keys
     for key in keys:
         for secret in secrets:
             assert secret.lower() not in key.lower()

@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from livestream.api.container import Container
@@ -143,6 +144,18 @@ async def _close_quietly(websocket: WebSocket, code: int, reason: str = "") -> N
             await websocket.close(code, reason)
 
 
+def chat_service(session: AsyncSession, container: Container) -> ChatService:
+    settings = container.settings
+    return ChatService(
+        ChatRepository(session),
+        StreamRepository(session),
+        UserRepository(session),
+        container.engine,
+        history_seconds=settings.chat_history_seconds,
+        rate_limit=(settings.chat_rate_limit_messages, settings.chat_rate_limit_window_seconds),
+    )
+
+
 def origin_allowed(websocket: WebSocket, allowed: frozenset[str]) -> bool:
     origin = websocket.headers.get("origin")
     if origin is None:
@@ -161,16 +174,10 @@ class ChatGateway:
         self.settings = container.settings
         self.hub = container.hub
 
-    def _chat(self, session: Any) -> ChatService:
-        return ChatService(
-            ChatRepository(session),
-            StreamRepository(session),
-            UserRepository(session),
-            self.container.engine,
-            history_seconds=self.settings.chat_history_seconds,
-        )
+    def _chat(self, session: AsyncSession) -> ChatService:
+        return chat_service(session, self.container)
 
-    def _auth(self, session: Any) -> AuthService:
+    def _auth(self, session: AsyncSession) -> AuthService:
         return AuthService(
             users=UserRepository(session),
             tokens=TokenRepository(session),
@@ -316,7 +323,7 @@ class ChatGateway:
             return
         connection.send_text(frames.encode({"type": "chat.ack", "nonce": nonce, "id": message_id}))
 
-    async def _sender(self, connection: ChatConnection, session: Any) -> User:
+    async def _sender(self, connection: ChatConnection, session: AsyncSession) -> User:
         """The signed-in user, re-checked on every message: an expired or logged-out token stops chatting."""
         claims = connection.claims
         if claims is None or connection.user is None:

@@ -44,7 +44,7 @@ class ChatRepository:
             .order_by(ChatBan.created_at.desc())
             .limit(500)
         )
-        return [(ban, user) for ban, user in rows.tuples()]
+        return [(row[0], row[1]) for row in rows.all()]
 
     async def is_moderator(self, channel_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         return await self.session.get(ChatModerator, (channel_id, user_id)) is not None
@@ -72,7 +72,7 @@ class ChatRepository:
             .order_by(ChatModerator.created_at)
             .limit(500)
         )
-        return [(moderator, user) for moderator, user in rows.tuples()]
+        return [(row[0], row[1]) for row in rows.all()]
 
     async def flush(self) -> None:
         await self.session.flush()

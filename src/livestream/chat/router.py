@@ -9,8 +9,7 @@ from fastapi import APIRouter, Depends, Path, Response, WebSocket, status
 
 from livestream.api.deps import ContainerDep, CurrentUser, SessionDep, after_commit
 from livestream.api.responses import errors
-from livestream.chat.gateway import ChatGateway
-from livestream.chat.repository import ChatRepository
+from livestream.chat.gateway import ChatGateway, chat_service
 from livestream.chat.schemas import (
     BanCreate,
     BanList,
@@ -21,21 +20,13 @@ from livestream.chat.schemas import (
     ModeratorOut,
 )
 from livestream.chat.service import ChatService
-from livestream.streams.repository import StreamRepository
-from livestream.users.repository import UserRepository
 
 router = APIRouter(tags=["chat"])
 MessageId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 
 async def _chat(session: SessionDep, container: ContainerDep) -> ChatService:
-    return ChatService(
-        ChatRepository(session),
-        StreamRepository(session),
-        UserRepository(session),
-        container.engine,
-        history_seconds=container.settings.chat_history_seconds,
-    )
+    return chat_service(session, container)
 
 
 Chat = Annotated[ChatService, Depends(_chat)]

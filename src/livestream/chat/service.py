@@ -20,9 +20,6 @@ from livestream.users.errors import UserNotFound
 from livestream.users.models import User
 from livestream.users.repository import UserRepository
 
-RATE_LIMIT_MESSAGES = 3
-RATE_LIMIT_WINDOW_SECONDS = 2
-
 
 def channel_of(stream_id: uuid.UUID) -> str:
     return f"stream:{stream_id}"
@@ -47,12 +44,14 @@ class ChatService:
         engine: Engine,
         *,
         history_seconds: int,
+        rate_limit: tuple[int, int] = (3, 2),
     ) -> None:
         self.chat = chat
         self.streams = streams
         self.users = users
         self.engine = engine
         self.history_seconds = history_seconds
+        self.rate_limit_messages, self.rate_limit_window = rate_limit
 
     async def stream(self, stream_id: uuid.UUID) -> Stream:
         stream = await self.streams.get(stream_id)
@@ -80,8 +79,8 @@ class ChatService:
         if ban is not None:
             raise errors.Banned(ban.expires_at)
         counters = self.engine.counters
-        burst = await counters.hit(f"chat:{user.user_id}", RATE_LIMIT_WINDOW_SECONDS)
-        if burst.count > RATE_LIMIT_MESSAGES:
+        burst = await counters.hit(f"chat:{user.user_id}", self.rate_limit_window)
+        if burst.count > self.rate_limit_messages:
             raise errors.ChatRateLimited(burst.retry_after)
         if stream.slow_mode_seconds and await self.role(stream, user.user_id) == "viewer":
             slow = await counters.hit(f"chat-slow:{stream_id}:{user.user_id}", stream.slow_mode_seconds)

@@ -1,0 +1,411 @@
+"""The chat WebSocket on a real server (uvicorn with the raw fan-out path, memory engine): docs/realtime.md."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from livestream.security import JWTCodec
+from tests.support.chat_clients import Account, Viewer, make_account, open_stream
+from tests.support.live_server import LiveServer, start_server
+
+SECRET = secrets.token_urlsafe(48)
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_server(
+        tmp_path_factory.mktemp("chat"),
+        LS_RTMP_ENABLED="false",
+        LS_SECRET_KEY=SECRET,
+        LS_ALLOWED_ORIGINS="https://partner.example",
+        LS_WS_SEND_BUFFER_BYTES="65536",
+    )
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+async def api(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def ws_base(server: LiveServer) -> str:
+    return server.base_url.replace("http://", "ws://")
+
+
+@pytest.fixture
+async def creator(api: httpx.AsyncClient) -> Account:
+    return await make_account(api, "creator")
+
+
+@pytest.fixture
+async def stream_id(api: httpx.AsyncClient, creator: Account) -> str:
+    return await open_stream(api, creator)
+
+
+async def test_hello_broadcast_ack_and_history(
+    api: httpx.AsyncClient, ws_base: str, creator: Account, stream_id: str
+) -> None:
+    fan = await make_account(api, "fan")
+    host = await Viewer.connect(ws_base, stream_id)
+    guest = await Viewer.connect(ws_base, stream_id)
+    hello = guest.hello
+    assert hello["stream_id"] == stream_id
+    assert hello["history"] == []
+    assert hello["stream"] == {"status": "live", "media_state": "waiting", "title": "Chat test", "description": None}
+    assert hello["chat"] == {"slow_mode_seconds": 0}
+    assert hello["viewer_count"] == 2
+
+    ok = await host.auth(creator)
+    assert ok == {
+        "type": "auth.ok",
+        "user": {"user_id": creator.user_id, "username": creator.username},
+        "role": "creator",
+    }
+    assert (await guest.auth(fan))["role"] == "viewer"
+
+    ack = await guest.chat(f"  {XSS}  ", nonce="n-1")
+    assert ack["type"] == "chat.ack"
+    assert ack["nonce"] == "n-1"
+    for viewer in (host, guest):
+        message = await viewer.wait_for(lambda f: f["type"] == "chat.message")
+        assert message["id"] == ack["id"]
+        assert message["text"] == XSS  # trimmed, otherwise exactly what was typed: plain text
+        assert message["user"] == {"user_id": fan.user_id, "username": fan.username}
+        sent_at = datetime.fromisoformat(message["sent_at"])
+        assert abs((datetime.now(UTC) - sent_at).total_seconds()) < 10
+
+    late = await Viewer.connect(ws_base, stream_id)
+    assert [m["id"] for m in late.hello["history"]] == [ack["id"]]
+    history = (await api.get(f"/api/streams/{stream_id}/chat")).json()["items"]
+    assert [(m["id"], m["text"]) for m in history] == [(ack["id"], XSS)]
+    for viewer in (host, guest, late):
+        await viewer.close()
+
+
+async def test_reading_is_open_sending_needs_a_valid_token(
+    api: httpx.AsyncClient, ws_base: str, stream_id: str
+) -> None:
+    viewer = await Viewer.connect(ws_base, stream_id)
+    refused = await viewer.chat("hello?")
+    assert refused["type"] == "error"
+    assert refused["code"] == "UNAUTHENTICATED"
+    for token in ("", "not-a-jwt", "x" * 3000):
+        mark = len(viewer.frames)
+        await viewer.send({"type": "auth", "token": token})
+        error = await viewer.wait_for(lambda f: f["type"] == "error", after=mark)
+        assert error["code"] == "TOKEN_INVALID"
+    assert (await viewer.chat("still not"))["code"] == "UNAUTHENTICATED"
+    await viewer.close()
+
+
+async def test_logout_and_expiry_stop_the_sender(api: httpx.AsyncClient, ws_base: str, stream_id: str) -> None:
+    fan = await make_account(api, "leaver")
+    viewer = await Viewer.connect(ws_base, stream_id)
+    assert (await viewer.auth(fan))["type"] == "auth.ok"
+    assert (await viewer.chat("before logout"))["type"] == "chat.ack"
+    assert (await api.post("/api/auth/logout", headers=fan.headers)).status_code == 204
+    refused = await viewer.chat("after logout")
+    assert refused["code"] == "UNAUTHENTICATED"
+    # The revoked token cannot sign the socket in again either.
+    assert (await viewer.auth(fan))["code"] == "TOKEN_INVALID"
+
+    # A token that expires while the socket is open: signed with the server's key, valid for 2 more seconds.
+    other = await make_account(api, "expiring")
+    codec = JWTCodec(SECRET, issuer="livestream", audience="livestream-api", lifetime=timedelta(seconds=3))
+    claims = codec.decode(other.token)
+    short, _ = codec.issue(uuid.UUID(other.user_id), claims.session_id)
+    assert (await viewer.auth(Account(other.user_id, other.username, short)))["type"] == "auth.ok"
+    assert (await viewer.chat("while valid"))["type"] == "chat.ack"
+    await asyncio.sleep(3.2)
+    assert (await viewer.chat("after expiry"))["code"] == "UNAUTHENTICATED"
+    await viewer.close()
+
+
+async def test_message_limits_and_bad_frames(api: httpx.AsyncClient, ws_base: str, stream_id: str) -> None:
+    fan = await make_account(api, "limits")
+    viewer = await Viewer.connect(ws_base, stream_id)
+    await viewer.auth(fan)
+    assert (await viewer.chat(" \t\n "))["code"] == "EMPTY_MESSAGE"
+    assert (await viewer.chat("x" * 501))["code"] == "MESSAGE_TOO_LONG"
+    error = await viewer.chat("é" * 501)
+    assert error["code"] == "MESSAGE_TOO_LONG"
+    assert error["error"]
+    ack = await viewer.chat("é" * 500)  # characters, not bytes
+    assert ack["type"] == "chat.ack"
+    ack = await viewer.chat("line one\nline two\x07")
+    message = await viewer.wait_for(lambda f: f["type"] == "chat.message" and f["id"] == ack["id"])
+    assert message["text"] == "line one line two"
+
+    for bad in ("not json", "[1, 2]", '{"no": "type"}', '{"type": "dance"}', '{"type": "chat.send", "text": 5}'):
+        mark = len(viewer.frames)
+        await viewer.socket.send(bad)
+        error = await viewer.wait_for(lambda f: f["type"] == "error", after=mark)
+        assert error["code"] == "BAD_FRAME", bad
+    mark = len(viewer.frames)
+    await viewer.send({"type": "chat.send", "text": "hi", "nonce": "n" * 65})
+    assert (await viewer.wait_for(lambda f: f["type"] == "error", after=mark))["code"] == "BAD_FRAME"
+    mark = len(viewer.frames)
+    await viewer.send({"type": "ping"})
+    await viewer.wait_for(lambda f: f["type"] == "pong", after=mark)
+    await viewer.close()
+
+
+async def test_a_frame_over_4_kib_closes_the_socket(ws_base: str, stream_id: str) -> None:
+    viewer = await Viewer.connect(ws_base, stream_id)
+    await viewer.socket.send("x" * 4097)
+    await asyncio.wait_for(viewer.closed.wait(), 5)
+    assert viewer.socket.close_code == 1009
+    # 4096 bytes exactly is still a frame the server reads (and refuses as not JSON).
+    other = await Viewer.connect(ws_base, stream_id)
+    await other.socket.send("y" * 4096)
+    assert (await other.wait_for(lambda f: f["type"] == "error"))["code"] == "BAD_FRAME"
+    await other.close()
+
+
+async def test_rate_limit_three_per_two_seconds(api: httpx.AsyncClient, ws_base: str, stream_id: str) -> None:
+    fan = await make_account(api, "fast")
+    viewer = await Viewer.connect(ws_base, stream_id)
+    await viewer.auth(fan)
+    for n in range(3):
+        assert (await viewer.chat(f"message {n}"))["type"] == "chat.ack"
+    limited = await viewer.chat("one too many")
+    assert limited["code"] == "RATE_LIMITED"
+    assert 1 <= limited["retry_after"] <= 2
+    await asyncio.sleep(limited["retry_after"] + 0.1)
+    assert (await viewer.chat("after the window"))["type"] == "chat.ack"
+    await viewer.close()
+
+
+async def test_slow_mode(api: httpx.AsyncClient, ws_base: str, creator: Account, stream_id: str) -> None:
+    fan = await make_account(api, "patient")
+    host = await Viewer.connect(ws_base, stream_id)
+    viewer = await Viewer.connect(ws_base, stream_id)
+    await host.auth(creator)
+    await viewer.auth(fan)
+    changed = await api.put(
+        f"/api/streams/{stream_id}/chat-settings", json={"slow_mode_seconds": 3}, headers=creator.headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await viewer.wait_for(lambda f: f["type"] == "chat.settings"))["slow_mode_seconds"] == 3
+    assert (await viewer.chat("first"))["type"] == "chat.ack"
+    slow = await viewer.chat("second")
+    assert slow["code"] == "SLOW_MODE"
+    assert 1 <= slow["retry_after"] <= 3
+    # The creator is not slowed down.
+    assert (await host.chat("host 1"))["type"] == "chat.ack"
+    assert (await host.chat("host 2"))["type"] == "chat.ack"
+    late = await Viewer.connect(ws_base, stream_id)
+    assert late.hello["chat"] == {"slow_mode_seconds": 3}
+    for v in (host, viewer, late):
+        await v.close()
+
+
+async def test_bans_timeouts_and_deletions_reach_everyone(
+    api: httpx.AsyncClient, ws_base: str, creator: Account, stream_id: str
+) -> None:
+    troll = await make_account(api, "troll")
+    watcher = await Viewer.connect(ws_base, stream_id)
+    sender = await Viewer.connect(ws_base, stream_id)
+    await sender.auth(troll)
+    first = await sender.chat("spam 1")
+    second = await sender.chat("spam 2")
+
+    deleted = await api.delete(f"/api/streams/{stream_id}/chat/{first['id']}", headers=creator.headers)
+    assert deleted.status_code == 204
+    assert (await watcher.wait_for(lambda f: f["type"] == "chat.deleted"))["id"] == first["id"]
+
+    timeout = await api.post(
+        f"/api/streams/{stream_id}/bans",
+        json={"user_id": troll.user_id, "duration_seconds": 600},
+        headers=creator.headers,
+    )
+    assert timeout.status_code == 201, timeout.text
+    # The ban removes what they said from everyone's chat.
+    await watcher.wait_for(lambda f: f["type"] == "chat.deleted" and f["id"] == second["id"])
+    refused = await sender.chat("am I muted?")
+    assert refused["code"] == "BANNED"
+    until = datetime.fromisoformat(refused["until"])
+    assert timedelta(seconds=590) < until - datetime.now(UTC) <= timedelta(seconds=600)
+    assert [
+        m
+        for m in (await api.get(f"/api/streams/{stream_id}/chat")).json()["items"]
+        if m["user"]["user_id"] == troll.user_id
+    ] == []
+
+    permanent = await api.post(
+        f"/api/streams/{stream_id}/bans", json={"user_id": troll.user_id}, headers=creator.headers
+    )
+    assert permanent.status_code == 201
+    assert permanent.json()["expires_at"] is None
+    refused = await sender.chat("still?")
+    assert refused["code"] == "BANNED"
+    assert "until" not in refused
+
+    assert (
+        await api.delete(f"/api/streams/{stream_id}/bans/{troll.user_id}", headers=creator.headers)
+    ).status_code == 204
+    assert (await sender.chat("sorry"))["type"] == "chat.ack"
+    for v in (watcher, sender):
+        await v.close()
+
+
+async def test_viewer_count_is_unique_per_person_and_follows_joins_and_leaves(
+    api: httpx.AsyncClient, ws_base: str, stream_id: str
+) -> None:
+    fan = await make_account(api, "twotabs")
+    first_tab = await Viewer.connect(ws_base, stream_id)
+    second_tab = await Viewer.connect(ws_base, stream_id)
+    await first_tab.auth(fan)
+    await second_tab.auth(fan)
+    # One browser without an account, two tabs: the same anonymous viewer cookie.
+    cookie = {"Cookie": f"ls_viewer={secrets.token_hex(16)}"}
+    anon_a = await Viewer.connect(ws_base, stream_id, additional_headers=cookie)
+    anon_b = await Viewer.connect(ws_base, stream_id, additional_headers=cookie)
+    stranger = await Viewer.connect(ws_base, stream_id)
+
+    async def count() -> int:
+        return int((await api.get(f"/api/streams/{stream_id}")).json()["viewer_count"])
+
+    assert await count() == 3
+    # The viewers frame (at most every 2 s) catches up with the exact count.
+    await stranger.wait_for(lambda f: f["type"] == "viewers" and f["count"] == 3)
+    await second_tab.close()
+    await anon_b.close()
+    assert await count() == 3  # both people still have a tab open
+    await first_tab.close()
+    assert await count() == 2
+    await stranger.wait_for(lambda f: f["type"] == "viewers" and f["count"] == 2)
+    assert all(f["count"] >= 0 for f in stranger.of_type("viewers"))
+    for v in (anon_a, stranger):
+        await v.close()
+    assert await count() == 0
+
+
+async def test_stream_status_events_and_the_stored_peak(
+    api: httpx.AsyncClient, ws_base: str, creator: Account, stream_id: str
+) -> None:
+    fan = await make_account(api, "witness")
+    viewers = [await Viewer.connect(ws_base, stream_id) for _ in range(3)]
+    await viewers[0].auth(fan)
+    await viewers[2].close()
+
+    renamed = await api.patch(
+        f"/api/streams/{stream_id}",
+        json={"title": "New title", "description": "Now with chat"},
+        headers=creator.headers,
+    )
+    assert renamed.status_code == 200
+    event = await viewers[0].wait_for(lambda f: f["type"] == "stream.status")
+    assert event == {
+        "type": "stream.status",
+        "status": "live",
+        "media_state": "waiting",
+        "title": "New title",
+        "description": "Now with chat",
+    }
+    ended = await api.put(f"/api/streams/{stream_id}/end", headers=creator.headers)
+    assert ended.status_code == 200
+    event = await viewers[1].wait_for(lambda f: f["type"] == "stream.status" and f["status"] == "ended")
+    assert event["media_state"] == "ended"
+    assert (await viewers[0].chat("too late"))["code"] == "STREAM_ENDED"
+    for v in viewers[:2]:
+        await v.close()
+    stored = (await api.get(f"/api/streams/{stream_id}")).json()
+    assert stored["status"] == "ended"
+    assert stored["viewer_count"] == 3  # the peak, kept after everyone left
+
+
+async def test_unknown_streams_close_with_4404(ws_base: str) -> None:
+    for ref in (str(uuid.uuid4()), "not-a-uuid"):
+        viewer = await Viewer.connect(ws_base, ref)
+        assert viewer.frames[0] == {"type": "error", "code": "STREAM_NOT_FOUND", "error": "No such stream"}
+        await asyncio.wait_for(viewer.closed.wait(), 5)
+        assert viewer.socket.close_code == 4404
+
+
+async def test_origin_allowlist(server: LiveServer, ws_base: str, stream_id: str) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{ws_base}/ws/streams/{stream_id}", origin="https://evil.example")  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
+    assert "ws_origin_refused" in server.log()
+    for origin in (server.base_url, "https://partner.example"):
+        viewer = await Viewer.connect(ws_base, stream_id, origin=origin)
+        assert viewer.hello["stream_id"] == stream_id
+        await viewer.close()
+
+
+@pytest.fixture
+def flood_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server without the per-user chat limit, so one test client can produce traffic fast."""
+    live = start_server(
+        tmp_path,
+        LS_RTMP_ENABLED="false",
+        LS_WS_SEND_BUFFER_BYTES="65536",
+        LS_CHAT_RATE_LIMIT_MESSAGES="1000000",
+        LS_CHAT_RATE_LIMIT_WINDOW_SECONDS="1",
+    )
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(flood_server: LiveServer) -> None:
+    base = flood_server.base_url
+    ws = base.replace("http://", "ws://")
+    async with httpx.AsyncClient(base_url=base, timeout=10) as api:
+        creator = await make_account(api, "host")
+        stream_id = await open_stream(api, creator)
+    # A tiny receive buffer and no reads: the server's send buffer for this socket fills up.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", int(base.rsplit(":", 1)[1])))
+    stalled = await connect(f"{ws}/ws/streams/{stream_id}", sock=sock, compression=None, max_queue=1)
+    stalled.transport.pause_reading()
+    healthy = await Viewer.connect(ws, stream_id)
+    sender = await Viewer.connect(ws, stream_id)
+    await sender.auth(creator)
+    text = "\U0001f600" * 500  # four bytes each: about 2 KB per frame on the wire
+    sent = 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while "ws_dropped_slow_client" not in flood_server.log():
+        assert loop.time() < deadline, "the stalled client was never dropped"
+        for _ in range(50):
+            await sender.send({"type": "chat.send", "text": text, "nonce": str(sent)})
+            sent += 1
+        batch_end = str(sent - 1)
+        await sender.wait_for(lambda f, n=batch_end: f["type"] == "chat.ack" and f["nonce"] == n, within=20)
+    # The healthy viewer got every message, in order, while the stalled one was cut off.
+    last = str(sent - 1)
+    await sender.wait_for(lambda f: f["type"] == "chat.ack" and f["nonce"] == last)
+    acks = [f["id"] for f in sender.of_type("chat.ack")]
+    await healthy.wait_for(lambda f: f["type"] == "chat.message" and f["id"] == acks[-1], within=20)
+    assert [f["id"] for f in healthy.of_type("chat.message")] == acks
+    stalled.transport.resume_reading()
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(_drain(stalled), 10)
+    for v in (healthy, sender):
+        await v.close()
+
+
+async def _drain(socket: ClientConnection) -> None:
+    while True:
+        await socket.recv()
