@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import ClientConnection, connect
 
 from tests.support.live_server import ROOT, LiveServer
 
@@ -47,6 +48,10 @@ SEEDED_FILES: dict[str, bytes] = {
     "v0/seg_0.ts": (b"\x47" + bytes(187)) * 4,  # four empty MPEG-TS packets
     "x.exe": b"MZ",  # on disk, but not a media type: the origin must refuse it
 }
+
+
+# The chat message tests/postman sends on the seeded stream; the collection checks it comes back verbatim.
+SEEDED_CHAT_TEXT = "Seeded <img src=x onerror=alert(1)> message"
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,32 @@ def seeded_stream(live_server: LiveServer) -> SeededStream:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     return SeededStream(stream_id=stream_id, token=token)
+
+
+def _seed_chat_message(live_server: LiveServer, seeded: SeededStream) -> str:
+    """Send one chat message on the seeded stream as its creator; returns its id (chatMessageId).
+
+    newman cannot open a WebSocket, and no REST request creates a message, so the collection's requests about a
+    real message (history, delete) need one sent here. Sent just before newman runs: history keeps 5 minutes.
+    """
+    url = live_server.base_url.replace("http://", "ws://", 1) + f"/ws/streams/{seeded.stream_id}"
+
+    def until(socket: ClientConnection, kind: str) -> dict[str, Any]:
+        while True:
+            frame: dict[str, Any] = json.loads(socket.recv(timeout=10))
+            assert frame["type"] in (kind, "viewers", "chat.message"), frame
+            if frame["type"] == kind:
+                return frame
+
+    with connect(url, open_timeout=10) as socket:
+        until(socket, "hello")
+        socket.send(json.dumps({"type": "auth", "token": seeded.token}))
+        until(socket, "auth.ok")
+        socket.send(json.dumps({"type": "chat.send", "text": SEEDED_CHAT_TEXT, "nonce": "seed"}))
+        ack = until(socket, "chat.ack")
+    assert ack["nonce"] == "seed", ack
+    message_id: str = ack["id"]
+    return message_id
 
 
 def _ensure_newman() -> None:
@@ -152,6 +183,7 @@ def _match(path: str, templates: list[str]) -> str | None:
 
 def test_newman_runs_collection(live_server: LiveServer, seeded_stream: SeededStream) -> None:
     _ensure_newman()
+    chat_message_id = _seed_chat_message(live_server, seeded_stream)
     command = [
         str(NEWMAN),
         "run",
@@ -162,6 +194,8 @@ def test_newman_runs_collection(live_server: LiveServer, seeded_stream: SeededSt
         f"hlsStreamId={seeded_stream.stream_id}",
         "--env-var",
         f"hlsToken={seeded_stream.token}",
+        "--env-var",
+        f"chatMessageId={chat_message_id}",
         "--reporters",
         "cli",
         "--bail",
@@ -186,6 +220,7 @@ def test_newman_runs_collection(live_server: LiveServer, seeded_stream: SeededSt
     # The requests on the seeded stream skip themselves without hlsStreamId; here they must have run.
     assert "skipped" not in output, output
     assert "served as an HLS playlist" in output, output
+    assert "the seeded message, markup and all" in output, output
 
 
 def test_collection_covers_every_operation(live_server: LiveServer) -> None:

@@ -262,7 +262,12 @@ class ChatGateway:
             if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
                 await _close_quietly(websocket, CLOSE_TOO_BIG, "frame too big")
                 return
-            await self._handle(connection, stream, text)
+            try:
+                await self._handle(connection, stream, text)
+            except Exception:
+                # One failed frame (the database or Redis briefly away) must not end the viewer's socket.
+                log.exception("ws_frame_failed", connection_id=connection.connection_id)
+                connection.send_text(frames.error("INTERNAL_ERROR", "Something went wrong; try again"))
 
     async def _handle(self, connection: ChatConnection, stream: Stream, text: str) -> None:
         try:

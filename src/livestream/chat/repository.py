@@ -29,11 +29,11 @@ class ChatRepository:
         self.session.add(ban)
         await self.session.flush()
 
-    async def remove_ban(self, channel_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-        result = await self.session.execute(
-            delete(ChatBan).where(ChatBan.channel_id == channel_id, ChatBan.user_id == user_id)
-        )
-        return bool(getattr(result, "rowcount", 0))
+    async def remove_ban(self, channel_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> bool:
+        """Lift a ban; False when there is none in force (a timeout that ran out is only tidied away)."""
+        active = await self.active_ban(channel_id, user_id, now)
+        await self.session.execute(delete(ChatBan).where(ChatBan.channel_id == channel_id, ChatBan.user_id == user_id))
+        return active is not None
 
     async def bans(self, channel_id: uuid.UUID, now: datetime) -> list[tuple[ChatBan, User]]:
         rows = await self.session.execute(

@@ -151,7 +151,7 @@ class ChatService:
 
     async def unban(self, actor_id: uuid.UUID, stream_id: uuid.UUID, user_id: uuid.UUID) -> None:
         stream, _ = await self.moderated(actor_id, stream_id)
-        if not await self.chat.remove_ban(stream.user_id, user_id):
+        if not await self.chat.remove_ban(stream.user_id, user_id, utcnow()):
             raise errors.BanNotFound()
 
     async def bans(self, actor_id: uuid.UUID, stream_id: uuid.UUID) -> list[BanOut]:

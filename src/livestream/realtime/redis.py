@@ -213,14 +213,19 @@ class RedisEngine:
             if self._reader is not None:
                 return
             pubsub = self._client.pubsub()
+            connected = True
             try:
                 # Connect now so the reader has a connection to block on before the first subscribe.
                 await pubsub.connect()  # type: ignore[no-untyped-call]
+            except (OSError, RedisError) as exc:
+                # Start anyway: /readyz reports Redis down, and the reader connects once Redis is back.
+                log.warning("realtime_redis_unreachable", error=type(exc).__name__)
+                connected = False
             except BaseException:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
                 raise
             self._pubsub = pubsub
-            self._reader = asyncio.create_task(self._read_forever(), name="realtime-redis-reader")
+            self._reader = asyncio.create_task(self._read_forever(connected), name="realtime-redis-reader")
 
     async def close(self) -> None:
         self._closed = True
@@ -306,9 +311,11 @@ class RedisEngine:
     async def publish(self, channel: str, payload: str) -> None:
         await self._client.publish(self._redis_channel(channel), payload)
 
-    async def _read_forever(self) -> None:
+    async def _read_forever(self, connected: bool = True) -> None:
         """The one reader of the pub/sub connection, for as long as the engine lives."""
         failures = 0
+        if not connected:
+            await self._recover(2)
         while True:
             pubsub = self._pubsub
             if pubsub is None:

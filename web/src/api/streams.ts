@@ -3,8 +3,10 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tansta
 import { api, unwrap } from "./client";
 import type { Stream, StreamCreateBody, StreamKey, StreamUpdateBody } from "./types";
 
-/** How often a watch page asks for the stream (title and state changes) until WebSocket events exist. */
+/** How often a watch page asks for the stream (title and state changes) by default. */
 export const WATCH_POLL_MS = 3_000;
+/** The watch page's socket brings changes as they happen; while it is down, polling is a slow fallback. */
+export const WATCH_FALLBACK_POLL_MS = 15_000;
 /** How often the dashboard asks for health numbers and the creator's live stream. */
 export const HEALTH_POLL_MS = 2_000;
 export const DASHBOARD_POLL_MS = 3_000;
@@ -34,14 +36,17 @@ function listQuery(status: StreamStatus | null, userId: string | null, limit: nu
   return unwrap(api.GET("/api/streams", { params: { query } }));
 }
 
-/** One stream, polled while it is live so viewers see title and state changes within seconds. */
-export function useStream(streamId: string) {
+/**
+ * One stream, polled while it is live so viewers see title and state changes within seconds;
+ * `pollMs: false` stops polling (e.g. while a socket delivers the changes instead).
+ */
+export function useStream(streamId: string, { pollMs = WATCH_POLL_MS }: { pollMs?: number | false } = {}) {
   return useQuery({
     queryKey: streamKeys.one(streamId),
     queryFn: () => unwrap(api.GET("/api/streams/{stream_id}", { params: { path: { stream_id: streamId } } })),
     enabled: streamId !== "",
     staleTime: 0,
-    refetchInterval: (query) => (query.state.data?.status === "ended" ? false : WATCH_POLL_MS),
+    refetchInterval: (query) => (query.state.data?.status === "ended" ? false : pollMs),
   });
 }
 

@@ -12,6 +12,7 @@ import {
 } from "../api/streams";
 import type { Stream, StreamHealth, UserPrivate } from "../api/types";
 import { useSession } from "../auth/auth";
+import { ModeratorsCard } from "../chat/ModeratorsCard";
 import { BitrateGraph } from "../components/BitrateGraph";
 import { CopyButton } from "../components/CopyButton";
 import { FormError, TextAreaField, TextField } from "../components/FormField";
@@ -536,15 +537,18 @@ function Dashboard({ user }: { user: UserPrivate }) {
           {errorMessage(live.error)}
         </p>
       ) : stream ? (
-        <LivePanel
-          key={stream.stream_id}
-          stream={stream}
-          user={user}
-          onEnded={(s) => {
-            setEnded(s);
-            void live.refetch();
-          }}
-        />
+        <>
+          <LivePanel
+            key={stream.stream_id}
+            stream={stream}
+            user={user}
+            onEnded={(s) => {
+              setEnded(s);
+              void live.refetch();
+            }}
+          />
+          <ModeratorsCard key={`mods-${stream.stream_id}`} streamId={stream.stream_id} ownUsername={user.username} />
+        </>
       ) : (
         <GoLiveForm
           user={user}

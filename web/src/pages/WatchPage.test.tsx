@@ -3,6 +3,8 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Stream } from "../api/types";
 import { clearSession, resetSessionForTests } from "../auth/session";
+import { chatMessage, hello } from "../test/chat";
+import { FakeWebSocket } from "../test/fakeWebSocket";
 import { alice, errorBody, json, stubFetch } from "../test/http";
 import { renderApp } from "../test/render";
 import { makeStream, STREAM_ID } from "../test/streams";
@@ -190,7 +192,7 @@ describe("watch page", () => {
     expect((await hlsInstances()).every((h) => h.destroyed)).toBe(true);
   });
 
-  it("follows the stream's state by polling: title, reconnecting, ended", async () => {
+  it("falls back to (slow) polling while the socket is down: title, reconnecting, ended", async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     let current = makeStream();
     serve(() => current);
@@ -199,18 +201,20 @@ describe("watch page", () => {
 
     current = { ...current, title: "Now with a theremin", media_state: "reconnecting" };
     await act(() => vi.advanceTimersByTimeAsync(3_100));
+    expect(screen.getByTestId("stream-title")).toHaveTextContent("Building a synth from scratch"); // not every 3 s any more
+    await act(() => vi.advanceTimersByTimeAsync(12_000));
     await waitFor(() => expect(screen.getByTestId("stream-title")).toHaveTextContent("Now with a theremin"));
     expect(screen.getByTestId("reconnecting")).toHaveTextContent("Reconnecting…");
     expect(screen.queryByTestId("live-badge")).not.toBeInTheDocument();
     expect(screen.getByTestId("player")).toBeInTheDocument(); // keeps playing what it has, resumes by itself
 
     current = { ...current, media_state: "live" };
-    await act(() => vi.advanceTimersByTimeAsync(3_100));
+    await act(() => vi.advanceTimersByTimeAsync(15_100));
     await waitFor(() => expect(screen.queryByTestId("reconnecting")).not.toBeInTheDocument());
     expect(screen.getByTestId("live-badge")).toBeInTheDocument();
 
     current = { ...current, status: "ended", media_state: "ended", ended_at: "2026-03-04T21:00:00Z", hls_url: null };
-    await act(() => vi.advanceTimersByTimeAsync(3_100));
+    await act(() => vi.advanceTimersByTimeAsync(15_100));
     expect(await screen.findByTestId("stream-ended")).toHaveTextContent("This stream has ended");
     expect(screen.queryByTestId("player")).not.toBeInTheDocument();
     expect((await hlsInstances()).every((h) => h.destroyed)).toBe(true);
@@ -245,6 +249,60 @@ describe("watch page", () => {
     act(() => second.emit("hlsManifestParsed"));
     expect(second.currentLevel).toBe(2);
     expect(screen.getByTestId("quality-button")).toHaveTextContent("480p");
+  });
+
+  it("opens the stream's socket and shows the chat beside the player", async () => {
+    serve(() => makeStream());
+    renderApp(`/watch/${STREAM_ID}`);
+    await screen.findByTestId("stream-title");
+    const ws = FakeWebSocket.latest();
+    expect(ws.url).toBe(`ws://localhost:3000/ws/streams/${STREAM_ID}`);
+    const panel = screen.getByTestId("chat-panel");
+    expect(within(panel).getByRole("heading", { name: "Live chat" })).toBeInTheDocument();
+    expect(within(panel).getByTestId("chat-state")).toHaveAttribute("data-state", "connecting");
+    ws.serverOpen();
+    ws.serverSend(hello({ history: [chatMessage({ id: "h1", text: "hello from the log" })] }));
+    expect(within(panel).getByTestId("chat-message")).toHaveTextContent("bob: hello from the log");
+    expect(within(panel).getByTestId("chat-state")).toHaveAttribute("data-state", "open");
+    expect(within(panel).getByRole("link", { name: "Log in to chat" })).toBeInTheDocument();
+  });
+
+  it("takes the viewer count and stream changes from the socket, and stops polling while it is up", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    let current = makeStream();
+    const { calls } = serve(() => current);
+    renderApp(`/watch/${STREAM_ID}`);
+    expect(await screen.findByTestId("viewer-count")).toHaveTextContent("12 viewers");
+    const ws = FakeWebSocket.latest();
+    ws.serverOpen();
+    ws.serverSend(hello({ viewer_count: 40 }));
+    expect(screen.getByTestId("viewer-count")).toHaveTextContent("40 viewers");
+    ws.serverSend({ type: "viewers", count: 1 });
+    expect(screen.getByTestId("viewer-count")).toHaveTextContent("1 viewer");
+
+    ws.serverSend({
+      type: "stream.status",
+      status: "live",
+      media_state: "reconnecting",
+      title: "Now with a theremin",
+      description: "Wires everywhere.",
+    });
+    await waitFor(() => expect(screen.getByTestId("stream-title")).toHaveTextContent("Now with a theremin"));
+    expect(screen.getByTestId("stream-description")).toHaveTextContent("Wires everywhere.");
+    expect(screen.getByTestId("reconnecting")).toBeInTheDocument();
+
+    const streamCalls = () => calls.filter((r) => new URL(r.url).pathname === `/api/streams/${STREAM_ID}`).length;
+    const before = streamCalls();
+    await act(() => vi.advanceTimersByTimeAsync(40_000));
+    ws.serverSend({ type: "pong" });
+    expect(streamCalls()).toBe(before);
+
+    // The stream ends: shown at once, then fetched once for the details only the API has.
+    current = { ...current, status: "ended", media_state: "ended", ended_at: "2026-03-04T21:00:00Z", hls_url: null };
+    ws.serverSend({ type: "stream.status", status: "ended", media_state: "ended", title: "Now with a theremin", description: null });
+    expect(await screen.findByTestId("stream-ended")).toHaveTextContent("This stream has ended");
+    await waitFor(() => expect(streamCalls()).toBe(before + 1));
+    expect(screen.getByTestId("chat-input")).toBeDisabled();
   });
 
   it("waits for the broadcaster without a player", async () => {

@@ -1,8 +1,13 @@
+import { useEffect, useSyncExternalStore } from "react";
+import { useQueryClient } from "@tanstack/react-query";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { ApiError, errorMessage } from "../api/errors";
 import { useUserByUsername } from "../api/queries";
-import { useStream } from "../api/streams";
+import { streamKeys, useStream, WATCH_FALLBACK_POLL_MS } from "../api/streams";
 import type { Stream } from "../api/types";
+import { ChatPanel } from "../chat/ChatPanel";
+import type { ChatStore } from "../chat/chatStore";
+import { useLiveChannel } from "../chat/useChat";
 import { Avatar } from "../components/Avatar";
 import { FollowButton } from "../components/FollowButton";
 import { NotFound, Spinner } from "../components/Status";
@@ -76,11 +81,47 @@ function Creator({ stream }: { stream: Stream }) {
   );
 }
 
+/** Whether the socket is connected and has said hello, and its viewer count (re-renders only when these change). */
+function useLiveFacts(store: ChatStore) {
+  const live = useSyncExternalStore(store.subscribe, () => store.getState().connection === "open" && store.getState().ready);
+  const viewers = useSyncExternalStore(store.subscribe, () => store.getState().viewerCount);
+  return { live, viewers };
+}
+
+/** Stream state from the socket (hello, stream.status) goes straight into the cached stream. */
+function useStreamFromSocket(store: ChatStore, streamId: string) {
+  const client = useQueryClient();
+  useEffect(
+    () =>
+      store.onStream((info) => {
+        const key = streamKeys.one(streamId);
+        const before = client.getQueryData<Stream>(key);
+        if (!before) return;
+        const ended = info.status === "ended";
+        client.setQueryData<Stream>(key, {
+          ...before,
+          status: info.status,
+          media_state: info.media_state,
+          title: info.title,
+          description: info.description,
+          ...(ended ? { hls_url: null } : {}),
+        });
+        // Only the API knows when it ended (and anything else that changed with it).
+        if (ended && before.status !== "ended") void client.invalidateQueries({ queryKey: key });
+      }),
+    [store, streamId, client],
+  );
+}
+
 export function WatchPage() {
   const { streamId = "" } = useParams();
   const [params] = useSearchParams();
   const bench = params.get("bench") === "1";
-  const query = useStream(streamId);
+  // The socket opens first, so nothing it says is missed while the stream loads.
+  const channel = useLiveChannel(streamId);
+  const { live: socketLive, viewers } = useLiveFacts(channel);
+  useStreamFromSocket(channel, streamId);
+  const query = useStream(streamId, { pollMs: socketLive ? false : WATCH_FALLBACK_POLL_MS });
   const stream = query.data;
   usePageTitle(stream ? stream.title : "Stream");
 
@@ -105,28 +146,33 @@ export function WatchPage() {
   const live = stream.status === "live";
   return (
     <div className="watch" data-testid="watch" data-media-state={stream.media_state}>
-      <Stage stream={stream} bench={bench} />
-      <section className="watch-info" aria-labelledby="stream-title">
-        <div className="watch-tags">
-          {live && stream.media_state === "live" ? <LiveBadge testId="live-badge" /> : null}
-          {live && stream.media_state === "reconnecting" ? <span className="state-pill">Reconnecting</span> : null}
-          {live && stream.media_state === "waiting" ? <span className="state-pill">Starting soon</span> : null}
-          {!live ? <span className="state-pill">Ended</span> : null}
-          {live ? <ViewerCount count={stream.viewer_count} testId="viewer-count" /> : null}
-          <span className="muted watch-when">
-            {live ? `Started ${formatAgo(stream.started_at)}` : `Streamed ${formatAgo(stream.started_at)}`}
-          </span>
-        </div>
-        <h1 id="stream-title" className="watch-title" data-testid="stream-title">
-          {stream.title}
-        </h1>
-        <Creator stream={stream} />
-        {stream.description ? (
-          <p className="watch-description" data-testid="stream-description">
-            {stream.description}
-          </p>
-        ) : null}
-      </section>
+      <div className="watch-main">
+        <Stage stream={stream} bench={bench} />
+        <section className="watch-info" aria-labelledby="stream-title">
+          <div className="watch-tags">
+            {live && stream.media_state === "live" ? <LiveBadge testId="live-badge" /> : null}
+            {live && stream.media_state === "reconnecting" ? <span className="state-pill">Reconnecting</span> : null}
+            {live && stream.media_state === "waiting" ? <span className="state-pill">Starting soon</span> : null}
+            {!live ? <span className="state-pill">Ended</span> : null}
+            {live ? <ViewerCount count={viewers ?? stream.viewer_count} testId="viewer-count" /> : null}
+            <span className="muted watch-when">
+              {live ? `Started ${formatAgo(stream.started_at)}` : `Streamed ${formatAgo(stream.started_at)}`}
+            </span>
+          </div>
+          <h1 id="stream-title" className="watch-title" data-testid="stream-title">
+            {stream.title}
+          </h1>
+          <Creator stream={stream} />
+          {stream.description ? (
+            <p className="watch-description" data-testid="stream-description">
+              {stream.description}
+            </p>
+          ) : null}
+        </section>
+      </div>
+      <div className="watch-chat">
+        <ChatPanel store={channel} streamId={stream.stream_id} creatorId={stream.user_id} />
+      </div>
     </div>
   );
 }

@@ -1,0 +1,109 @@
+"""Live chat in two browsers: messages both ways, the viewer count, markup shown as text, moderation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Dialog, Page, expect
+
+from tests.e2e.conftest import PageProblems
+from tests.support.live_server import LiveServer
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "Sunlit-Harbor-4821"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def second_page(browser: Browser) -> Iterator[Page]:
+    """Another browser context: another person, with its own cookies."""
+    problems = PageProblems()
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    tab.on("console", problems.on_console)
+    tab.on("pageerror", problems.on_page_error)
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert problems.errors == []
+
+
+def sign_up_and_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/register")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Email").fill(f"{username}@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(f"{base}/u/{username}")
+
+
+def test_two_viewers_chat_and_markup_stays_text(page: Page, second_page: Page, live_server: LiveServer) -> None:
+    base = live_server.base_url
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    for tab in (page, second_page):
+        tab.on("dialog", on_dialog)
+
+    # The creator opens a stream through the API; both people use the web app.
+    with httpx.Client(base_url=base, timeout=10) as api:
+        user = {"username": "chat_host", "email": "chat_host@example.com", "password": PASSWORD}
+        assert api.post("/api/auth/register", json=user).status_code == 201
+        token = api.post("/api/auth/login", json={"login": "chat_host", "password": PASSWORD}).json()["access_token"]
+        created = api.post("/api/streams", json={"title": "Chat night"}, headers={"Authorization": f"Bearer {token}"})
+        assert created.status_code == 201, created.text
+        stream_id = created.json()["stream_id"]
+
+    sign_up_and_in(page, base, "ada_chats")
+    sign_up_and_in(second_page, base, "bob_chats")
+    for tab in (page, second_page):
+        tab.goto(f"{base}/watch/{stream_id}")
+        expect(tab.get_by_test_id("chat-panel")).to_be_visible()
+        expect(tab.get_by_test_id("chat-input")).to_be_enabled()
+
+    # Two different people watching: the count says so on both pages.
+    for tab in (page, second_page):
+        expect(tab.get_by_test_id("viewer-count")).to_contain_text(re.compile(r"\b2\b"), timeout=15_000)
+
+    page.get_by_test_id("chat-input").fill("Hello from Ada")
+    page.get_by_test_id("chat-input").press("Enter")
+    expect(second_page.get_by_test_id("chat-message").filter(has_text="Hello from Ada")).to_be_visible()
+    expect(page.get_by_test_id("chat-message").filter(has_text="Hello from Ada")).to_be_visible()
+
+    second_page.get_by_test_id("chat-input").fill(XSS)
+    second_page.get_by_test_id("chat-send").click()
+    for tab in (page, second_page):
+        row = tab.get_by_test_id("chat-message").filter(has_text=XSS)
+        expect(row).to_be_visible()
+        expect(row).to_contain_text("bob_chats")
+        # Shown as the characters typed; no element was made from it, no handler ran.
+        assert tab.get_by_test_id("chat-panel").locator("img").count() == 0
+    page.wait_for_timeout(500)
+    assert dialogs == []
+
+    # Too long: the composer marks it and will not send it.
+    page.get_by_test_id("chat-input").fill("x" * 501)
+    expect(page.get_by_test_id("chat-input")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("chat-send")).to_be_disabled()
+    page.get_by_test_id("chat-input").press("Enter")
+    expect(second_page.get_by_test_id("chat-message").filter(has_text="x" * 501)).to_have_count(0)
+
+    # The server's refusals show inline: a fourth message within two seconds is rate limited.
+    for n in range(4):
+        page.get_by_test_id("chat-input").fill(f"burst {n}")
+        page.get_by_test_id("chat-input").press("Enter")
+    expect(page.get_by_test_id("chat-error")).to_be_visible()
+    expect(page.get_by_test_id("chat-error")).to_contain_text(re.compile(r"fast|wait|slow", re.IGNORECASE))
+
+    # A newcomer sees the last minutes of chat.
+    second_page.reload()
+    expect(second_page.get_by_test_id("chat-message").filter(has_text="Hello from Ada")).to_be_visible()
