@@ -17,7 +17,11 @@ export default defineConfig({
   },
   server: {
     // `npm run dev` talks to a local `livestream serve` on :8000.
-    proxy: { "/api": "http://127.0.0.1:8000" },
+    proxy: {
+      "/api": "http://127.0.0.1:8000",
+      "/hls": "http://127.0.0.1:8000",
+      "/ws": { target: "ws://127.0.0.1:8000", ws: true },
+    },
   },
   test: {
     environment: "jsdom",
