@@ -1,22 +1,5 @@
-"""Fixtures shared by the chat tests: the API tests' cheap Argon2 and settings overrides."""
+"""The chat tests use the API tests' fixtures: cheap Argon2 and settings overrides (imported to register them)."""
 
-from __future__ import annotations
+from tests.api.conftest import _fast_argon2, real_argon2, settings_overrides
 
-import pytest
-
-from tests.api.helpers import overrides_from, use_fast_hashing
-
-
-@pytest.fixture
-def settings_overrides(request: pytest.FixtureRequest) -> dict[str, object]:
-    return overrides_from(request)
-
-
-@pytest.fixture(autouse=True)
-def _fast_argon2(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    use_fast_hashing(request, monkeypatch)
-
-
-@pytest.fixture
-def real_argon2() -> None:
-    """Requested by tests that must run with the production Argon2 parameters."""
+__all__ = ["_fast_argon2", "real_argon2", "settings_overrides"]

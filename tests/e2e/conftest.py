@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
@@ -47,16 +48,23 @@ def page_problems() -> PageProblems:
     return PageProblems()
 
 
-@pytest.fixture
-def page(browser: Browser, page_problems: PageProblems) -> Iterator[Page]:
-    """A fresh browser context (no cookies) per test; fails the test on CSP violations or page errors."""
+@contextmanager
+def open_page(browser: Browser, problems: PageProblems) -> Iterator[Page]:
+    """A fresh browser context (no cookies): one person. Reports CSP violations and page errors to ``problems``."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.set_default_timeout(10_000)
     tab = context.new_page()
-    tab.on("console", page_problems.on_console)
-    tab.on("pageerror", page_problems.on_page_error)
+    tab.on("console", problems.on_console)
+    tab.on("pageerror", problems.on_page_error)
     try:
         yield tab
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Browser, page_problems: PageProblems) -> Iterator[Page]:
+    """A fresh browser context per test; fails the test on CSP violations or page errors."""
+    with open_page(browser, page_problems) as tab:
+        yield tab
     assert page_problems.errors == []

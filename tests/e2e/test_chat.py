@@ -9,12 +9,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
 
-from tests.e2e.conftest import PageProblems
+from tests.e2e.conftest import PageProblems, open_page
+from tests.e2e.test_web_flow import PASSWORD, register
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "Sunlit-Harbor-4821"
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -22,25 +22,9 @@ XSS = "<img src=x onerror=alert(1)>"
 def second_page(browser: Browser) -> Iterator[Page]:
     """Another browser context: another person, with its own cookies."""
     problems = PageProblems()
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    tab.on("console", problems.on_console)
-    tab.on("pageerror", problems.on_page_error)
-    try:
+    with open_page(browser, problems) as tab:
         yield tab
-    finally:
-        context.close()
     assert problems.errors == []
-
-
-def sign_up_and_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/register")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Email").fill(f"{username}@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(f"{base}/u/{username}")
 
 
 def test_two_viewers_chat_and_markup_stays_text(page: Page, second_page: Page, live_server: LiveServer) -> None:
@@ -63,8 +47,8 @@ def test_two_viewers_chat_and_markup_stays_text(page: Page, second_page: Page, l
         assert created.status_code == 201, created.text
         stream_id = created.json()["stream_id"]
 
-    sign_up_and_in(page, base, "ada_chats")
-    sign_up_and_in(second_page, base, "bob_chats")
+    register(page, base, "ada_chats")
+    register(second_page, base, "bob_chats")
     for tab in (page, second_page):
         tab.goto(f"{base}/watch/{stream_id}")
         expect(tab.get_by_test_id("chat-panel")).to_be_visible()
