@@ -50,7 +50,7 @@ class ChatConnection:
         "_closing",
         "_pending",
         "_queue",
-        "_raw",
+        "_transport",
         "_writer",
         "buffer_limit",
         "claims",
@@ -69,7 +69,7 @@ class ChatConnection:
         self.claims: AccessClaims | None = None
         self.buffer_limit = buffer_limit
         self.closed = False
-        self._raw = raw
+        self._transport = raw.transport if raw is not None else None
         # Until the hello is out, publications wait here so the viewer sees them after the history.
         self._pending: list[Outgoing] | None = []
         self._queue: asyncio.Queue[str] | None = None
@@ -80,10 +80,17 @@ class ChatConnection:
             self._writer = asyncio.create_task(self._write_queued())
 
     def deliver(self, message: Outgoing) -> None:
+        # The hot path of fan-out: once per viewer per message, so kept flat.
+        transport = self._transport
         if self._pending is not None:
             self._pending.append(message)
-        else:
+        elif transport is None:
             self._send(message)
+        elif not (self.closed or transport.is_closing()):
+            if transport.get_write_buffer_size() > self.buffer_limit:
+                self._too_slow()
+            else:
+                transport.write(message.frame)
 
     def send_text(self, text: str) -> None:
         """A frame for this socket only (hello, acks, errors), in order with the broadcast ones."""
@@ -101,13 +108,13 @@ class ChatConnection:
     def _send(self, message: Outgoing) -> None:
         if self.closed:
             return
-        if self._raw is not None:
-            if not self._raw.open:
+        if self._transport is not None:
+            if self._transport.is_closing():
                 return
-            if self._raw.buffered() > self.buffer_limit:
+            if self._transport.get_write_buffer_size() > self.buffer_limit:
                 self._too_slow()
                 return
-            self._raw.write(message.frame)
+            self._transport.write(message.frame)
         else:
             assert self._queue is not None
             try:
@@ -118,8 +125,9 @@ class ChatConnection:
     def _too_slow(self) -> None:
         self.closed = True
         log.info("ws_dropped_slow_client", connection_id=self.connection_id)
-        if self._raw is not None:
-            self._raw.abort()
+        if self._transport is not None:
+            # It stopped reading: a close frame would only queue behind what it did not read.
+            self._transport.abort()
         elif self._writer is not None:
             self._writer.cancel()
             self._closing = asyncio.create_task(_close_quietly(self.websocket, CLOSE_TOO_SLOW, "too slow"))
@@ -260,6 +268,7 @@ class ChatGateway:
                 connection.send_text(frames.error("BAD_FRAME", "Frames are JSON text"))
                 continue
             if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
+                connection.closed = True  # nothing more may be written after our close frame
                 await _close_quietly(websocket, CLOSE_TOO_BIG, "frame too big")
                 return
             try:
@@ -338,10 +347,8 @@ class ChatGateway:
         if not await TokenRepository(session).access_valid(claims.jti, claims.session_id):
             connection.user = connection.claims = None
             raise ChatUnauthenticated("You were signed out; sign in again to chat")
-        user = await UserRepository(session).get(claims.user_id)
-        if user is None:
-            raise ChatUnauthenticated()
-        return user
+        # The user as of the socket's last auth: a renamed user shows the new name after the client's next auth.
+        return connection.user
 
 
 def _ids(history: list[str]) -> set[str]:

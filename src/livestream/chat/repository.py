@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livestream.chat.models import ChatBan, ChatModerator
+from livestream.streams.models import Stream
 from livestream.users.models import User
+
+
+@dataclass(frozen=True)
+class SendContext:
+    """What deciding on one chat message needs, read in one round trip."""
+
+    live: bool
+    slow_mode_seconds: int
+    channel_id: uuid.UUID
+    banned: bool
+    banned_until: datetime | None
+    moderator: bool
 
 
 class ChatRepository:
@@ -21,6 +35,37 @@ class ChatRepository:
         if ban is None or (ban.expires_at is not None and ban.expires_at <= now):
             return None
         return ban
+
+    async def send_context(self, stream_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> SendContext | None:
+        active_ban = (
+            select(ChatBan.expires_at)
+            .where(ChatBan.channel_id == Stream.user_id, ChatBan.user_id == user_id)
+            .where(ChatBan.expires_at.is_(None) | (ChatBan.expires_at > now))
+        )
+        moderator = exists().where(ChatModerator.channel_id == Stream.user_id, ChatModerator.user_id == user_id)
+        row = (
+            await self.session.execute(
+                select(
+                    Stream.status,
+                    Stream.slow_mode_seconds,
+                    Stream.user_id,
+                    exists(active_ban),
+                    active_ban.scalar_subquery(),
+                    moderator,
+                ).where(Stream.stream_id == stream_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        status, slow_mode, channel_id, banned, until, is_moderator = row
+        return SendContext(
+            live=status == "live",
+            slow_mode_seconds=slow_mode,
+            channel_id=channel_id,
+            banned=bool(banned),
+            banned_until=until,
+            moderator=bool(is_moderator),
+        )
 
     async def get_ban(self, channel_id: uuid.UUID, user_id: uuid.UUID) -> ChatBan | None:
         return await self.session.get(ChatBan, (channel_id, user_id))

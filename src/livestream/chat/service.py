@@ -71,19 +71,21 @@ class ChatService:
     async def send(self, stream_id: uuid.UUID, user: User, text: str) -> str:
         """Publish a message to the stream's chat; returns its id."""
         cleaned = clean_text(text)
-        stream = await self.stream(stream_id)
-        if stream.status != "live":
-            raise StreamEnded("This stream has ended; its chat is read-only")
         now = utcnow()
-        ban = await self.chat.active_ban(stream.user_id, user.user_id, now)
-        if ban is not None:
-            raise errors.Banned(ban.expires_at)
+        context = await self.chat.send_context(stream_id, user.user_id, now)
+        if context is None:
+            raise StreamNotFound()
+        if not context.live:
+            raise StreamEnded("This stream has ended; its chat is read-only")
+        if context.banned:
+            raise errors.Banned(context.banned_until)
         counters = self.engine.counters
         burst = await counters.hit(f"chat:{user.user_id}", self.rate_limit_window)
         if burst.count > self.rate_limit_messages:
             raise errors.ChatRateLimited(burst.retry_after)
-        if stream.slow_mode_seconds and await self.role(stream, user.user_id) == "viewer":
-            slow = await counters.hit(f"chat-slow:{stream_id}:{user.user_id}", stream.slow_mode_seconds)
+        exempt = context.moderator or context.channel_id == user.user_id
+        if context.slow_mode_seconds and not exempt:
+            slow = await counters.hit(f"chat-slow:{stream_id}:{user.user_id}", context.slow_mode_seconds)
             if slow.count > 1:
                 raise errors.SlowMode(slow.retry_after)
         message_id = str(uuid.uuid4())

@@ -34,19 +34,13 @@ def text_frame(data: bytes) -> bytes:
 
 
 class Outgoing:
-    """One frame for many sockets: encoded to UTF-8 and framed at most once, however many receive it."""
+    """One frame for many sockets: encoded to UTF-8 and framed once, however many receive it."""
 
-    __slots__ = ("_frame", "text")
+    __slots__ = ("frame", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._frame: bytes | None = None
-
-    @property
-    def frame(self) -> bytes:
-        if self._frame is None:
-            self._frame = text_frame(self.text.encode())
-        return self._frame
+        self.frame = text_frame(text.encode())
 
 
 class Subscriber(Protocol):

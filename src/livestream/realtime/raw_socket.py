@@ -9,6 +9,7 @@ ASGI sends through a bounded per-connection queue.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -17,27 +18,16 @@ EXTENSION = "livestream.raw_socket"
 
 
 class RawSocket:
-    """The write side of one accepted WebSocket."""
+    """The transport of one accepted WebSocket, for writing whole pre-encoded frames.
 
-    __slots__ = ("_protocol",)
+    Control frames (pings, close) still go through the protocol object; each write is a whole frame, so the
+    two never interleave inside a frame. Writers must stop once the app has sent its close frame.
+    """
 
-    def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
-        self._protocol = protocol
+    __slots__ = ("transport",)
 
-    @property
-    def open(self) -> bool:
-        p = self._protocol
-        return p.handshake_complete and not p.close_sent and not p.disconnected and not p.transport.is_closing()
-
-    def buffered(self) -> int:
-        return self._protocol.transport.get_write_buffer_size()
-
-    def write(self, frame: bytes) -> None:
-        self._protocol.transport.write(frame)
-
-    def abort(self) -> None:
-        """Drop a peer that stopped reading: a close frame would only queue behind what it did not read."""
-        self._protocol.transport.abort()
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
 
 
 class FastWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -47,4 +37,4 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
         if scope is not None:  # None when the upgrade request itself was refused
-            scope["extensions"][EXTENSION] = {"socket": RawSocket(self)}
+            scope["extensions"][EXTENSION] = {"socket": RawSocket(self.transport)}
