@@ -409,3 +409,42 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
 async def _drain(socket: ClientConnection) -> None:
     while True:
         await socket.recv()
+
+
+@pytest.fixture
+def quick_ping_server(tmp_path: Path) -> Iterator[LiveServer]:
+    live = start_server(tmp_path, LS_RTMP_ENABLED="false", LS_WS_PING_INTERVAL_SECONDS="1")
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+async def test_heartbeats_drop_a_silent_peer(quick_ping_server: LiveServer) -> None:
+    base = quick_ping_server.base_url
+    async with httpx.AsyncClient(base_url=base, timeout=10) as api:
+        stream_id = await open_stream(api, await make_account(api, "host"))
+        # A peer that completes the handshake and then never answers anything (a laptop lid closed).
+        reader, writer = await asyncio.open_connection("127.0.0.1", int(base.rsplit(":", 1)[1]))
+        writer.write(
+            (
+                f"GET /ws/streams/{stream_id} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"HTTP/1.1 101")
+
+        async def count() -> int:
+            return int((await api.get(f"/api/streams/{stream_id}")).json()["viewer_count"])
+
+        assert await count() == 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while await count() != 0:
+            assert loop.time() - started < 10, "the silent peer was never dropped"
+            await asyncio.sleep(0.2)
+        # One ping interval plus one ping timeout (1 s each here), with room for a busy machine.
+        assert loop.time() - started < 6
+        writer.close()
