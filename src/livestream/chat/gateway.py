@@ -7,6 +7,7 @@ import contextlib
 import json
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +42,14 @@ FALLBACK_QUEUE_FRAMES = 512
 CLOSE_TOO_BIG = 1009
 CLOSE_TOO_SLOW = 4000
 CLOSE_UNKNOWN_STREAM = 4404
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSnapshot:
+    """What a connection keeps of its stream: ids only (an ORM object per socket would cost kilobytes)."""
+
+    stream_id: uuid.UUID
+    channel_id: uuid.UUID  # the creator's user id: bans and moderators belong to it
 
 
 class ChatConnection:
@@ -212,13 +221,14 @@ class ChatGateway:
         connection = ChatConnection(
             websocket, raw, anonymous_id=anonymous_id, buffer_limit=self.settings.ws_send_buffer_bytes
         )
+        snapshot = StreamSnapshot(stream.stream_id, stream.user_id)
         channel = channel_of(stream.stream_id)
         try:
             count = await self.hub.join(channel, connection)
-            async with self.container.db.sessionmaker() as session:
-                history = await self._chat(session).history_payloads(stream.stream_id)
+            history = await self.container.engine.history(channel, self.settings.chat_history_seconds)
             connection.start(self._hello(stream, count.count, history), _ids(history))
-            await self._read(websocket, connection, stream)
+            del stream  # from here on only the snapshot is kept, for as long as the socket lives
+            await self._read(websocket, connection, snapshot)
         finally:
             await self.hub.leave(channel, connection)
             await connection.stop()
@@ -255,7 +265,7 @@ class ChatGateway:
         )
         return f'{head[:-1]},"history":[{",".join(history)}]}}'
 
-    async def _read(self, websocket: WebSocket, connection: ChatConnection, stream: Stream) -> None:
+    async def _read(self, websocket: WebSocket, connection: ChatConnection, stream: StreamSnapshot) -> None:
         while not connection.closed:
             try:
                 message = await websocket.receive()
@@ -278,7 +288,7 @@ class ChatGateway:
                 log.exception("ws_frame_failed", connection_id=connection.connection_id)
                 connection.send_text(frames.error("INTERNAL_ERROR", "Something went wrong; try again"))
 
-    async def _handle(self, connection: ChatConnection, stream: Stream, text: str) -> None:
+    async def _handle(self, connection: ChatConnection, stream: StreamSnapshot, text: str) -> None:
         try:
             frame = json.loads(text)
         except ValueError:
@@ -296,7 +306,7 @@ class ChatGateway:
         else:
             connection.send_text(frames.error("BAD_FRAME", f"Unknown frame type {kind[:40]!r}"))
 
-    async def _authenticate(self, connection: ChatConnection, stream: Stream, token: object) -> None:
+    async def _authenticate(self, connection: ChatConnection, stream: StreamSnapshot, token: object) -> None:
         if not isinstance(token, str) or not token or len(token) > 2048:
             connection.send_text(frames.error("TOKEN_INVALID", "Send an access token"))
             return
@@ -305,7 +315,7 @@ class ChatGateway:
                 user, claims = await self._auth(session).authenticate(token)
             except AppError:
                 user = None
-            role = await self._chat(session).role(stream, user.user_id) if user is not None else "viewer"
+            role = await self._chat(session).role(stream.channel_id, user.user_id) if user is not None else "viewer"
         if user is None:
             connection.user = connection.claims = None
             connection.send_text(frames.error("TOKEN_INVALID", "The access token is expired, revoked or malformed"))
@@ -319,7 +329,7 @@ class ChatGateway:
             )
         )
 
-    async def _chat_send(self, connection: ChatConnection, stream: Stream, frame: dict[str, Any]) -> None:
+    async def _chat_send(self, connection: ChatConnection, stream: StreamSnapshot, frame: dict[str, Any]) -> None:
         nonce = frame.get("nonce")
         text = frame.get("text")
         if nonce is not None and (not isinstance(nonce, str) or len(nonce) > MAX_NONCE_CHARS):

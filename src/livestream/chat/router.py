@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response, WebSocket, status
+from starlette.routing import WebSocketRoute
 
 from livestream.api.deps import ContainerDep, CurrentUser, SessionDep, after_commit
 from livestream.api.responses import errors
@@ -32,10 +33,18 @@ async def _chat(session: SessionDep, container: ContainerDep) -> ChatService:
 Chat = Annotated[ChatService, Depends(_chat)]
 
 
-@router.websocket("/ws/streams/{stream_id}")
-async def chat_socket(websocket: WebSocket, stream_id: str) -> None:
+async def chat_socket(websocket: WebSocket) -> None:
     """Chat, viewer count and stream events for one stream (protocol: docs/realtime.md)."""
-    await ChatGateway(websocket.app.state.container).serve(websocket, stream_id)
+    state = websocket.app.state
+    gateway: ChatGateway | None = getattr(state, "chat_gateway", None)
+    if gateway is None:
+        gateway = state.chat_gateway = ChatGateway(state.container)
+    await gateway.serve(websocket, websocket.path_params["stream_id"])
+
+
+# A plain Starlette route: a socket lives for hours, and FastAPI's dependency machinery would keep an exit
+# stack and several frames per socket alive for nothing (memory per viewer, docs/benchmarks.md).
+router.routes.append(WebSocketRoute("/ws/streams/{stream_id}", chat_socket, name="chat_socket"))
 
 
 @router.get(

@@ -59,10 +59,11 @@ class ChatService:
             raise StreamNotFound()
         return stream
 
-    async def role(self, stream: Stream, user_id: uuid.UUID) -> Role:
-        if stream.user_id == user_id:
+    async def role(self, channel_id: uuid.UUID, user_id: uuid.UUID) -> Role:
+        """The user's part in the chat of ``channel_id`` (the creator's user id)."""
+        if channel_id == user_id:
             return "creator"
-        if await self.chat.is_moderator(stream.user_id, user_id):
+        if await self.chat.is_moderator(channel_id, user_id):
             return "moderator"
         return "viewer"
 
@@ -104,7 +105,7 @@ class ChatService:
 
     async def moderated(self, actor_id: uuid.UUID, stream_id: uuid.UUID) -> tuple[Stream, Role]:
         stream = await self.stream(stream_id)
-        role = await self.role(stream, actor_id)
+        role = await self.role(stream.user_id, actor_id)
         if role == "viewer":
             raise errors.NotAModerator()
         return stream, role
