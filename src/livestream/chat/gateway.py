@@ -105,13 +105,15 @@ class ChatConnection:
         """A frame for this socket only (hello, acks, errors), in order with the broadcast ones."""
         self._send(Outgoing(text))
 
-    def start(self, hello: str, history_ids: set[str]) -> None:
+    def start(self, hello: str, history: list[str]) -> None:
         pending, self._pending = self._pending or [], None
         self._send(Outgoing(hello))
+        # Messages published while the history was read may be in both: skip those already in the hello.
+        # Only then are the history's ids worth decoding.
+        history_ids = _ids(history) if history and any(_is_chat(m) for m in pending) else set()
         for message in pending:
-            is_chat = history_ids and message.text.startswith('{"type":"chat.message"')
-            if is_chat and json.loads(message.text)["id"] in history_ids:
-                continue  # published while we read the history: already in the hello
+            if _is_chat(message) and json.loads(message.text)["id"] in history_ids:
+                continue
             self._send(message)
 
     def _send(self, message: Outgoing) -> None:
@@ -226,7 +228,7 @@ class ChatGateway:
         try:
             count = await self.hub.join(channel, connection)
             history = await self.container.engine.history(channel, self.settings.chat_history_seconds)
-            connection.start(self._hello(stream, count.count, history), _ids(history))
+            connection.start(self._hello(stream, count, history), history)
             del stream  # from here on only the snapshot is kept, for as long as the socket lives
             await self._read(websocket, connection, snapshot)
         finally:
@@ -359,6 +361,10 @@ class ChatGateway:
             raise ChatUnauthenticated("You were signed out; sign in again to chat")
         # The user as of the socket's last auth: a renamed user shows the new name after the client's next auth.
         return connection.user
+
+
+def _is_chat(message: Outgoing) -> bool:
+    return message.text.startswith('{"type":"chat.message"')
 
 
 def _ids(history: list[str]) -> set[str]:

@@ -13,14 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from livestream.logging import get_logger
-from livestream.realtime.engine import Engine, PresenceCount, PresenceEntry
+from livestream.realtime.engine import Engine, PresenceEntry
 
 log = get_logger(__name__)
+
+# Small audiences get an exact count in every hello; in a big one, joins within half a second share a read.
+JOIN_EXACT_BELOW = 100
+JOIN_COUNT_MAX_AGE = 0.5
 
 
 def text_frame(data: bytes) -> bytes:
@@ -55,7 +60,11 @@ class Subscriber(Protocol):
 @dataclass
 class _Channel:
     subscribers: dict[str, Subscriber] = field(default_factory=dict)
-    last_count: int | None = None
+    last_count: int | None = None  # as last sent in a viewers frame
+    # The count as last read, for hellos: counting reads every entry, so in a big audience a burst of joins
+    # shares one read per JOIN_COUNT_MAX_AGE instead of costing one each (the viewers frame corrects it).
+    counted: int = 0
+    counted_at: float = float("-inf")
 
 
 class Hub:
@@ -102,8 +111,8 @@ class Hub:
         state = self._channels.get(channel)
         return len(state.subscribers) if state else 0
 
-    async def join(self, channel: str, subscriber: Subscriber) -> PresenceCount:
-        """Subscribe (first local viewer only), register presence, and return the count including this one."""
+    async def join(self, channel: str, subscriber: Subscriber) -> int:
+        """Subscribe (first local viewer only), register presence, and return the viewer count for the hello."""
         async with self._lock:
             state = self._channels.get(channel)
             if state is None:
@@ -111,7 +120,12 @@ class Hub:
                 await self.engine.subscribe(channel)
             state.subscribers[subscriber.connection_id] = subscriber
         await self.engine.presence_refresh(channel, [self._entry(subscriber)], self.presence_ttl)
-        return await self.engine.presence_count(channel)
+        now = time.monotonic()
+        if len(state.subscribers) < JOIN_EXACT_BELOW or now - state.counted_at > JOIN_COUNT_MAX_AGE:
+            state.counted_at = now
+            state.counted = (await self.engine.presence_count(channel)).count
+        # A viewer always counts itself, even when the shared read predates it.
+        return max(state.counted, 1)
 
     async def update_member(self, channel: str, subscriber: Subscriber) -> None:
         """The connection signed in (or switched account): it now counts as that user."""

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
@@ -156,6 +156,8 @@ PEAK_KEEP_MS = 86_400_000
 #: How long ``subscribe`` waits for Redis to confirm before returning anyway (the channel stays wanted and is
 #: subscribed on the next reconnect).
 SUBSCRIBE_CONFIRM_TIMEOUT = 5.0
+MAX_CONNECTIONS = 64
+POOL_WAIT_SECONDS = 10.0
 _RECONNECT_MIN_DELAY = 0.05
 _RECONNECT_MAX_DELAY = 5.0
 
@@ -168,7 +170,12 @@ class RedisEngine:
     """Pub/sub, history and presence shared by every process on the same Redis (and ``prefix``)."""
 
     def __init__(self, redis_url: str, prefix: str = "ls:rt:") -> None:
-        self._client = Redis.from_url(redis_url, decode_responses=True)
+        # A blocking pool: a burst of joins (every viewer reconnecting after a restart) waits for a free
+        # connection instead of failing with "Too many connections".
+        pool = BlockingConnectionPool.from_url(
+            redis_url, decode_responses=True, max_connections=MAX_CONNECTIONS, timeout=POOL_WAIT_SECONDS
+        )
+        self._client = Redis.from_pool(pool)  # the client owns the pool: closing it closes the connections
         self._prefix = prefix
         # Redis pub/sub channels are global to the server, not per database: the prefix keeps deployments (and
         # tests) sharing a server apart.
