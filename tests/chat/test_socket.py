@@ -322,6 +322,7 @@ async def test_stream_status_events_and_the_stored_peak(
     }
     ended = await api.put(f"/api/streams/{stream_id}/end", headers=creator.headers)
     assert ended.status_code == 200
+    assert ended.json()["viewer_count"] == 3  # the peak, in the answer to the end itself
     event = await viewers[1].wait_for(lambda f: f["type"] == "stream.status" and f["status"] == "ended")
     assert event["media_state"] == "ended"
     assert (await viewers[0].chat("too late"))["code"] == "STREAM_ENDED"

@@ -22,6 +22,9 @@ class StreamEvents:
     async def viewer_count(self, stream_id: uuid.UUID) -> int:
         return (await self.engine.presence_count(channel_of(stream_id))).count
 
+    async def peak(self, stream_id: uuid.UUID) -> int:
+        return (await self.engine.presence_count(channel_of(stream_id))).peak
+
     async def changed(self, stream_id: uuid.UUID) -> None:
         """Tell the stream's viewers its committed state; on the end, store the peak viewer count.
 
@@ -35,8 +38,7 @@ class StreamEvents:
                 if stream is None:
                     return
                 if stream.status == "ended":
-                    peak = (await self.engine.presence_count(channel_of(stream_id))).peak
-                    await streams.record_peak(stream_id, peak)
+                    await streams.record_peak(stream_id, await self.peak(stream_id))
                     await session.commit()
                 payload = frames.stream_status(stream)
             await self.engine.publish(channel_of(stream_id), payload)

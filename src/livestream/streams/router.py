@@ -138,7 +138,10 @@ async def end_stream(
 ) -> StreamOut:
     stream, creator = await streams.end(user.user_id, stream_id)
     after_commit(session, lambda: _finish(container, stream_id))
-    return streams.out(stream, creator)
+    out = streams.out(stream, creator)
+    # The peak is stored after the commit; the creator sees it in this answer already.
+    out.viewer_count = max(out.viewer_count, await container.events.peak(stream_id))
+    return out
 
 
 async def _finish(container: Container, stream_id: uuid.UUID) -> None:
