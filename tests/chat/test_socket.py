@@ -16,8 +16,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from livestream.security import JWTCodec
+from tests.api.helpers import flush_redis
 from tests.support.chat_clients import Account, Viewer, make_account, open_stream
 from tests.support.live_server import LiveServer, start_server
+from tests.support.tcp_proxy import TcpProxy
 
 SECRET = secrets.token_urlsafe(48)
 XSS = "<img src=x onerror=alert(1)>"
@@ -449,3 +451,57 @@ async def test_heartbeats_drop_a_silent_peer(quick_ping_server: LiveServer) -> N
         # One ping interval plus one ping timeout (1 s each here), with room for a busy machine.
         assert loop.time() - started < 6
         writer.close()
+
+
+@pytest.mark.redis
+async def test_redis_going_away_refuses_chat_cleanly_and_chat_returns_with_it(tmp_path: Path, redis_url: str) -> None:
+    flush_redis(redis_url)
+    port = int(redis_url.rsplit(":", 1)[1].split("/", 1)[0])
+    proxy = TcpProxy(port)
+    await proxy.start()
+    live = start_server(tmp_path, LS_RTMP_ENABLED="false", LS_REDIS_URL=f"redis://127.0.0.1:{proxy.port}/15")
+    ws_base = live.base_url.replace("http://", "ws://")
+    try:
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as api:
+            host = await make_account(api, "outage")
+            stream_id = await open_stream(api, host)
+            await proxy.cut()
+            assert (await api.get("/readyz")).status_code == 503
+            # Login needs the throttle's counters in Redis: a clean 503, never a 500.
+            login = await api.post("/api/auth/login", json={"login": host.username, "password": "whatever-it-is"})
+            assert login.status_code == 503, login.text
+            assert login.json()["code"] == "SERVICE_UNAVAILABLE"
+            assert login.headers["Retry-After"] == "5"
+
+            viewer = await Viewer.connect(ws_base, stream_id)
+            assert viewer.frames[0]["code"] == "INTERNAL_ERROR"
+            await asyncio.wait_for(viewer.closed.wait(), 30)
+            assert viewer.socket.close_code == 1013
+            assert "ws_join_failed" in live.log()
+            assert "127.0.0.1:" + str(proxy.port) not in login.text
+
+            # Redis is back: the same process serves chat again, pub/sub included.
+            await proxy.start()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while (await api.get("/readyz")).status_code != 200:
+                assert loop.time() < deadline, "the server never saw Redis come back"
+                await asyncio.sleep(0.2)
+            watcher = await Viewer.connect(ws_base, stream_id)
+            sender = await Viewer.connect(ws_base, stream_id)
+            assert (await sender.auth(host))["type"] == "auth.ok"
+            deadline = loop.time() + 30
+            while True:  # the pub/sub reader reconnects with backoff
+                ack = await sender.chat("we are back")
+                assert ack["type"] == "chat.ack", ack
+                try:
+                    await watcher.wait_for(lambda f, i=ack["id"]: f.get("id") == i, within=2)
+                    break
+                except AssertionError:
+                    assert loop.time() < deadline, "messages never reached the other viewer after the outage"
+            for v in (watcher, sender):
+                await v.close()
+        assert live.process.poll() is None
+    finally:
+        live.stop()
+        await proxy.cut()

@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from livestream.errors import AppError
@@ -100,6 +102,21 @@ def install_error_handlers(app: FastAPI) -> None:
         message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
         return error_response(
             request, exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
+        )
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
+        # Redis holds the rate-limit counters and the realtime engine: without it the request cannot be
+        # judged, which is the server's temporary state, not a bug (503, try again), and no connection detail.
+        log.warning("dependency_unavailable", dependency="redis", error=type(exc).__name__, path=request.url.path)
+        return error_response(
+            request,
+            503,
+            "SERVICE_UNAVAILABLE",
+            "A backing service is unavailable; try again shortly",
+            headers={"Retry-After": "5"},
+            extra={"retry_after": 5},
         )
 
     @app.exception_handler(Exception)

@@ -40,6 +40,7 @@ VIEWER_COOKIE = "ls_viewer"
 # Frames queued for a socket served without the raw fast path before it counts as too slow.
 FALLBACK_QUEUE_FRAMES = 512
 CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_TOO_SLOW = 4000
 CLOSE_UNKNOWN_STREAM = 4404
 
@@ -226,13 +227,24 @@ class ChatGateway:
         snapshot = StreamSnapshot(stream.stream_id, stream.user_id)
         channel = channel_of(stream.stream_id)
         try:
-            count = await self.hub.join(channel, connection)
-            history = await self.container.engine.history(channel, self.settings.chat_history_seconds)
+            try:
+                count = await self.hub.join(channel, connection)
+                history = await self.container.engine.history(channel, self.settings.chat_history_seconds)
+            except Exception:
+                # The engine (Redis) is unreachable: say so and let the client's backoff try again later.
+                log.exception("ws_join_failed", stream_id=str(snapshot.stream_id))
+                connection.closed = True
+                await websocket.send_text(frames.error("INTERNAL_ERROR", "Chat is unavailable; retrying soon"))
+                await _close_quietly(websocket, CLOSE_TRY_AGAIN_LATER, "try again later")
+                return
             connection.start(self._hello(stream, count, history), history)
             del stream  # from here on only the snapshot is kept, for as long as the socket lives
             await self._read(websocket, connection, snapshot)
         finally:
-            await self.hub.leave(channel, connection)
+            try:
+                await self.hub.leave(channel, connection)
+            except Exception as exc:  # its presence entry then expires by TTL, as after a crash
+                log.warning("ws_leave_failed", error=type(exc).__name__)
             await connection.stop()
 
     async def _load_stream(self, stream_ref: str) -> Stream | None:
