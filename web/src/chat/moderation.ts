@@ -1,5 +1,5 @@
 // Moderation calls for a stream's chat (creator and moderators): delete a message, time out or
-// ban its author, set slow mode; and the creator's list of moderators.
+// ban its author, set slow mode; the creator's list of moderators; and who is banned or timed out.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { errorMessage } from "../api/errors";
@@ -14,7 +14,12 @@ export const moderatorKeys = {
   list: (streamId: string) => ["streams", "moderators", streamId] as const,
 };
 
+export const banKeys = {
+  list: (streamId: string) => ["streams", "bans", streamId] as const,
+};
+
 export function useChatModeration(streamId: string, store: ChatStore) {
+  const client = useQueryClient();
   const path = { stream_id: streamId };
   const fail = (err: unknown) => store.showError("MODERATION_FAILED", errorMessage(err));
 
@@ -34,6 +39,7 @@ export function useChatModeration(streamId: string, store: ChatStore) {
           body: { user_id: userId, ...(durationSeconds ? { duration_seconds: durationSeconds } : {}) },
         }),
       ),
+    onSuccess: () => client.invalidateQueries({ queryKey: banKeys.list(streamId) }),
     onError: fail,
   });
 
@@ -74,4 +80,22 @@ export function useModeratorChanges(streamId: string) {
     onSettled: refresh,
   });
   return { add, remove };
+}
+
+/** Who is banned or timed out from the creator's chat right now (creator and moderators). */
+export function useBans(streamId: string) {
+  return useQuery({
+    queryKey: banKeys.list(streamId),
+    queryFn: () => unwrap(api.GET("/api/streams/{stream_id}/bans", { params: { path: { stream_id: streamId } } })),
+  });
+}
+
+/** Lift a ban or timeout early. */
+export function useUnban(streamId: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (userId: string) =>
+      unwrap(api.DELETE("/api/streams/{stream_id}/bans/{user_id}", { params: { path: { stream_id: streamId, user_id: userId } } })),
+    onSettled: () => client.invalidateQueries({ queryKey: banKeys.list(streamId) }),
+  });
 }

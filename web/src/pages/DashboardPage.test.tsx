@@ -43,6 +43,9 @@ function fakeServer(initial: Stream | null = null) {
       state.live = { ...state.live!, ...body };
       return json(200, state.live);
     },
+    // The chat cards shown while live: nobody to list.
+    [`GET /api/streams/${STREAM_ID}/moderators`]: () => json(200, { items: [] }),
+    [`GET /api/streams/${STREAM_ID}/bans`]: () => json(200, { items: [] }),
     [`PUT /api/streams/${STREAM_ID}/end`]: () => {
       const ended = makeStream({ ...state.live!, status: "ended", media_state: "ended", ended_at: "2026-03-04T21:05:00Z", hls_url: null, thumbnail_url: null });
       state.live = null;
@@ -102,6 +105,13 @@ describe("creator dashboard", () => {
     expect(within(panel).getByTestId("bitrate-graph")).toBeInTheDocument();
     expect(within(panel).getByRole("link", { name: "Open watch page" })).toHaveAttribute("href", `/watch/${STREAM_ID}`);
 
+    // The chat cards sit next to the live panel, with nothing to list yet and no errors.
+    expect(screen.getByRole("heading", { name: "Moderators" })).toBeInTheDocument();
+    expect(screen.getByRole("heading", { name: "Banned and timed-out viewers" })).toBeInTheDocument();
+    expect(await within(screen.getByTestId("moderators")).findByText("No moderators yet.")).toBeInTheDocument();
+    expect(await within(screen.getByTestId("bans")).findByText("Nobody is banned.")).toBeInTheDocument();
+    expect(screen.queryByRole("alert")).not.toBeInTheDocument();
+
     // Ending asks first; "Keep streaming" changes nothing.
     await user.click(within(panel).getByTestId("end-stream"));
     await user.click(within(panel).getByRole("button", { name: "Keep streaming" }));
@@ -112,6 +122,8 @@ describe("creator dashboard", () => {
     expect(await screen.findByTestId("go-live-form")).toBeInTheDocument();
     expect(screen.queryByTestId("live-panel")).not.toBeInTheDocument();
     expect(screen.getByTestId("stream-ended-notice")).toHaveTextContent("Live synth");
+    expect(screen.queryByRole("heading", { name: "Moderators" })).not.toBeInTheDocument();
+    expect(screen.queryByRole("heading", { name: "Banned and timed-out viewers" })).not.toBeInTheDocument();
   });
 
   it("edits the title and description of the live stream", async () => {

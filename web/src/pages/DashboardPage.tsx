@@ -12,6 +12,7 @@ import {
 } from "../api/streams";
 import type { Stream, StreamHealth, UserPrivate } from "../api/types";
 import { useSession } from "../auth/auth";
+import { BansCard } from "../chat/BansCard";
 import { ModeratorsCard } from "../chat/ModeratorsCard";
 import { BitrateGraph } from "../components/BitrateGraph";
 import { CopyButton } from "../components/CopyButton";
@@ -548,6 +549,7 @@ function Dashboard({ user }: { user: UserPrivate }) {
             }}
           />
           <ModeratorsCard key={`mods-${stream.stream_id}`} streamId={stream.stream_id} ownUsername={user.username} />
+          <BansCard key={`bans-${stream.stream_id}`} streamId={stream.stream_id} />
         </>
       ) : (
         <GoLiveForm
