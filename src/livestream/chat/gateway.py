@@ -25,7 +25,7 @@ from livestream.db import utcnow
 from livestream.errors import AppError
 from livestream.logging import get_logger
 from livestream.realtime.hub import Outgoing
-from livestream.realtime.raw_socket import EXTENSION, RawSocket
+from livestream.realtime.raw_socket import EXTENSION
 from livestream.security import AccessClaims
 from livestream.streams.models import Stream
 from livestream.streams.repository import StreamRepository
@@ -71,7 +71,9 @@ class ChatConnection:
         "websocket",
     )
 
-    def __init__(self, websocket: WebSocket, raw: RawSocket | None, *, anonymous_id: str, buffer_limit: int) -> None:
+    def __init__(
+        self, websocket: WebSocket, transport: asyncio.Transport | None, *, anonymous_id: str, buffer_limit: int
+    ) -> None:
         self.websocket = websocket
         self.connection_id = uuid.uuid4().hex
         self.member = f"a:{anonymous_id}"
@@ -79,24 +81,28 @@ class ChatConnection:
         self.claims: AccessClaims | None = None
         self.buffer_limit = buffer_limit
         self.closed = False
-        self._transport = raw.transport if raw is not None else None
+        # With uvicorn's FastWebSocketProtocol: frames go straight to the transport (D9); otherwise ASGI sends.
+        self._transport = transport
         # Until the hello is out, publications wait here so the viewer sees them after the history.
         self._pending: list[Outgoing] | None = []
         self._queue: asyncio.Queue[str] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
-        if raw is None:
+        if transport is None:
             self._queue = asyncio.Queue(FALLBACK_QUEUE_FRAMES)
             self._writer = asyncio.create_task(self._write_queued())
 
     def deliver(self, message: Outgoing) -> None:
         # The hot path of fan-out: once per viewer per message, so kept flat.
-        transport = self._transport
         if self._pending is not None:
             self._pending.append(message)
-        elif transport is None:
-            self._send(message)
-        elif not (self.closed or transport.is_closing()):
+            return
+        if self.closed:
+            return
+        transport = self._transport
+        if transport is None:
+            self._enqueue(message.text)
+        elif not transport.is_closing():
             if transport.get_write_buffer_size() > self.buffer_limit:
                 self._too_slow()
             else:
@@ -104,35 +110,25 @@ class ChatConnection:
 
     def send_text(self, text: str) -> None:
         """A frame for this socket only (hello, acks, errors), in order with the broadcast ones."""
-        self._send(Outgoing(text))
+        self.deliver(Outgoing(text))
 
     def start(self, hello: str, history: list[str]) -> None:
         pending, self._pending = self._pending or [], None
-        self._send(Outgoing(hello))
+        self.deliver(Outgoing(hello))
         # Messages published while the history was read may be in both: skip those already in the hello.
         # Only then are the history's ids worth decoding.
         history_ids = _ids(history) if history and any(_is_chat(m) for m in pending) else set()
         for message in pending:
             if _is_chat(message) and json.loads(message.text)["id"] in history_ids:
                 continue
-            self._send(message)
+            self.deliver(message)
 
-    def _send(self, message: Outgoing) -> None:
-        if self.closed:
-            return
-        if self._transport is not None:
-            if self._transport.is_closing():
-                return
-            if self._transport.get_write_buffer_size() > self.buffer_limit:
-                self._too_slow()
-                return
-            self._transport.write(message.frame)
-        else:
-            assert self._queue is not None
-            try:
-                self._queue.put_nowait(message.text)
-            except asyncio.QueueFull:
-                self._too_slow()
+    def _enqueue(self, text: str) -> None:
+        assert self._queue is not None
+        try:
+            self._queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self._too_slow()
 
     def _too_slow(self) -> None:
         self.closed = True
@@ -220,9 +216,11 @@ class ChatGateway:
             await _close_quietly(websocket, CLOSE_UNKNOWN_STREAM, "unknown stream")
             return
         extension = websocket.scope.get("extensions", {}).get(EXTENSION)
-        raw = extension["socket"] if extension else None
         connection = ChatConnection(
-            websocket, raw, anonymous_id=anonymous_id, buffer_limit=self.settings.ws_send_buffer_bytes
+            websocket,
+            extension["transport"] if extension else None,
+            anonymous_id=anonymous_id,
+            buffer_limit=self.settings.ws_send_buffer_bytes,
         )
         snapshot = StreamSnapshot(stream.stream_id, stream.user_id)
         channel = channel_of(stream.stream_id)

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -107,10 +107,6 @@ class Hub:
         self._channels.clear()
         await self.engine.close()
 
-    def local_connections(self, channel: str) -> int:
-        state = self._channels.get(channel)
-        return len(state.subscribers) if state else 0
-
     async def join(self, channel: str, subscriber: Subscriber) -> int:
         """Subscribe (first local viewer only), register presence, and return the viewer count for the hello."""
         async with self._lock:
@@ -161,13 +157,11 @@ class Hub:
         for subscriber in list(state.subscribers.values()):
             subscriber.deliver(message)
 
-    async def _every(self, interval: float, job: Callable[[], object]) -> None:
+    async def _every(self, interval: float, job: Callable[[], Awaitable[None]]) -> None:
         while True:
             await asyncio.sleep(interval)
             try:
-                result = job()
-                if asyncio.iscoroutine(result):
-                    await result
+                await job()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the engine may be briefly unreachable; try again next round
