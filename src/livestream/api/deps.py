@@ -59,6 +59,19 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]])
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+def auth_service(session: AsyncSession, container: Container, throttle: LoginThrottle | None = None) -> AuthService:
+    """The auth service on a session: for requests (with the login throttle) and for WebSockets (without)."""
+    settings = container.settings
+    return AuthService(
+        users=UserRepository(session),
+        tokens=TokenRepository(session),
+        codec=container.codec,
+        secret_key=settings.secret_key,
+        refresh_lifetime=timedelta(days=settings.refresh_token_days),
+        throttle=throttle,
+    )
+
+
 async def get_auth_service(session: SessionDep, container: ContainerDep) -> AuthService:
     settings = container.settings
     throttle = LoginThrottle(
@@ -68,14 +81,7 @@ async def get_auth_service(session: SessionDep, container: ContainerDep) -> Auth
         max_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_lockout_seconds,
     )
-    return AuthService(
-        users=UserRepository(session),
-        tokens=TokenRepository(session),
-        codec=container.codec,
-        secret_key=settings.secret_key,
-        refresh_lifetime=timedelta(days=settings.refresh_token_days),
-        throttle=throttle,
-    )
+    return auth_service(session, container, throttle)
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

@@ -8,15 +8,14 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from livestream.api.container import Container
+from livestream.api.deps import auth_service
 from livestream.auth.repository import TokenRepository
-from livestream.auth.service import AuthService
 from livestream.chat import frames
 from livestream.chat.errors import ChatUnauthenticated
 from livestream.chat.repository import ChatRepository
@@ -193,15 +192,6 @@ class ChatGateway:
     def _chat(self, session: AsyncSession) -> ChatService:
         return chat_service(session, self.container)
 
-    def _auth(self, session: AsyncSession) -> AuthService:
-        return AuthService(
-            users=UserRepository(session),
-            tokens=TokenRepository(session),
-            codec=self.container.codec,
-            secret_key=self.settings.secret_key,
-            refresh_lifetime=timedelta(days=self.settings.refresh_token_days),
-        )
-
     async def serve(self, websocket: WebSocket, stream_ref: str) -> None:
         if not origin_allowed(websocket, self.settings.websocket_origins):
             log.warning("ws_origin_refused", origin=websocket.headers.get("origin"), client=_client(websocket))
@@ -324,7 +314,7 @@ class ChatGateway:
             return
         async with self.container.db.sessionmaker() as session:
             try:
-                user, claims = await self._auth(session).authenticate(token)
+                user, claims = await auth_service(session, self.container).authenticate(token)
             except AppError:
                 user = None
             role = await self._chat(session).role(stream.channel_id, user.user_id) if user is not None else "viewer"
