@@ -38,7 +38,9 @@ class StreamEvents:
                 if stream is None:
                     return
                 if stream.status == "ended":
-                    await streams.record_peak(stream_id, await self.peak(stream_id))
+                    # The peak moves to the database and the engine forgets the channel (the memory engine
+                    # would otherwise keep a peak for every stream it ever served).
+                    await streams.record_peak(stream_id, await self.engine.presence_clear(channel_of(stream_id)))
                     await session.commit()
                 payload = frames.stream_status(stream)
             await self.engine.publish(channel_of(stream_id), payload)
