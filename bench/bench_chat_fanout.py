@@ -25,7 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.harness import BenchError, BenchResult, Options, format_table, machine_info, now_utc, package_versions
+from bench.harness import (
+    BenchError,
+    BenchResult,
+    Options,
+    format_table,
+    machine_info,
+    machine_line,
+    now_utc,
+    package_versions,
+)
 from bench.harness import progress as say
 from bench.media_support import Verdicts, source_state
 from bench.ws_support import (
@@ -263,8 +272,7 @@ def _result(
             "efficiency = baseline server CPU per delivery / ours (1.0 = as cheap as bare websockets.broadcast); "
             "generator max % core = the busiest load-generator process during the window",
             *verdicts.lines,
-            f"{machine['usable_cpus']} cpus ({machine['cpu_model']}), load average "
-            f"{machine['load_average'][0]:.2f} before, {machine['load_average_after'][0]:.2f} after",
+            machine_line(machine),
         ]
     )
     data: dict[str, Any] = {

@@ -39,6 +39,7 @@ from bench.harness import (
     format_table,
     free_port,
     machine_info,
+    machine_line,
     now_utc,
     package_versions,
     progress,
@@ -492,8 +493,7 @@ def _result(
             "PDT-in: PROGRAM-DATE-TIME minus that entry time (how late ffmpeg stamps). start: page load to playback.",
             f"ratio app/direct (median now-PDT): {_fmt(ratio)}; (median from ingest): {_fmt(ratio_in)}",
             *verdicts.lines,
-            f"{machine['usable_cpus']} cpus ({machine['cpu_model']}), load average "
-            f"{machine['load_average'][0]:.2f} before, {machine['load_average_after'][0]:.2f} after",
+            machine_line(machine),
         ]
     )
     data: dict[str, Any] = {

@@ -32,6 +32,7 @@ from bench.harness import (
     format_table,
     free_port,
     machine_info,
+    machine_line,
     now_utc,
     package_versions,
     progress,
@@ -298,8 +299,7 @@ def _result(server: Window, sink: Window, options: Options, machine: dict[str, A
             f"ingest bitrate per stream (health API) {min(bitrates, default=0):,.0f}-{max(bitrates, default=0):,.0f} "
             f"kbit/s; the sink received {sink_mbps:.1f} Mbit/s in all",
             *verdicts.lines,
-            f"{machine['usable_cpus']} cpus ({machine['cpu_model']}), load average "
-            f"{machine['load_average'][0]:.2f} before, {machine['load_average_after'][0]:.2f} after",
+            machine_line(machine),
         ]
     )
     data: dict[str, Any] = {

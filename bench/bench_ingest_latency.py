@@ -26,6 +26,7 @@ from bench.harness import (
     Options,
     format_table,
     machine_info,
+    machine_line,
     now_utc,
     package_versions,
     progress,
@@ -404,8 +405,7 @@ def _result(runs: list[Run], options: Options, machine: dict[str, Any], run_s: f
             "PDT-in: EXT-X-PROGRAM-DATE-TIME minus the wall time its first frame entered (RTMP arrival; -re clock "
             "for direct ffmpeg); positive means ffmpeg stamps segments later than the media entered",
             *verdicts.lines,
-            f"{machine['usable_cpus']} cpus ({machine['cpu_model']}), load average "
-            f"{machine['load_average'][0]:.2f} before, {machine['load_average_after'][0]:.2f} after",
+            machine_line(machine),
         ]
     )
     data: dict[str, Any] = {

@@ -26,6 +26,7 @@ from bench.harness import (
     Options,
     format_table,
     machine_info,
+    machine_line,
     now_utc,
     package_versions,
     progress,
@@ -323,8 +324,7 @@ def _result(
             + (f"; after the first segment {steady_ratio:.3f}" if steady_ratio else ""),
             f"per pair (run order): {', '.join(f'{r:.3f}' for r in per_pair)}",
             *verdicts.lines,
-            f"{machine['usable_cpus']} cpus ({machine['cpu_model']}), load average "
-            f"{machine['load_average'][0]:.2f} before, {machine['load_average_after'][0]:.2f} after",
+            machine_line(machine),
         ]
     )
     data: dict[str, Any] = {

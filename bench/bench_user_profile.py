@@ -25,6 +25,7 @@ from bench.harness import (
     clean_env,
     free_port,
     machine_info,
+    machine_line,
     measure_alternating,
     now_utc,
     package_versions,
@@ -179,8 +180,7 @@ def _result(
             f"ratio app/baseline (median rps): {ratio:.4f}"
             + (f"   target >= {TARGET_RATIO}" if TARGET_RATIO is not None else ""),
             f"per round: {rounds}  (median {paired:.4f})",
-            f"{machine['usable_cpus']} cpus ({machine['cpu_model']}), load average "
-            f"{machine['load_average'][0]:.2f} before, {machine['load_average_after'][0]:.2f} after",
+            machine_line(machine),
         ]
     )
     data: dict[str, Any] = {

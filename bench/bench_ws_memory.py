@@ -23,6 +23,7 @@ from bench.harness import (
     Server,
     format_table,
     machine_info,
+    machine_line,
     now_utc,
     package_versions,
 )
@@ -184,8 +185,7 @@ def _result(
             ),
             "",
             *verdicts.lines,
-            f"{machine['usable_cpus']} cpus ({machine['cpu_model']}), load average "
-            f"{machine['load_average'][0]:.2f} before, {machine['load_average_after'][0]:.2f} after",
+            machine_line(machine),
         ]
     )
     data: dict[str, Any] = {

@@ -339,6 +339,14 @@ def stats_table(stats: Sequence[TargetStats]) -> str:
     return format_table(["target", "rps", "p50 ms", "p99 ms", "errors"], rows)
 
 
+def machine_line(machine: dict[str, Any]) -> str:
+    """The closing line of every report: the machine and how busy it was around the run."""
+    return (
+        f"{machine['usable_cpus']} cpus ({machine['cpu_model']}), load average "
+        f"{machine['load_average'][0]:.2f} before, {machine['load_average_after'][0]:.2f} after"
+    )
+
+
 def machine_info() -> dict[str, Any]:
     cpu_model = platform.processor() or ""
     try:
