@@ -116,6 +116,13 @@ async def test_reading_is_open_sending_needs_a_valid_token(
     assert (await viewer.chat("still not"))["code"] == "UNAUTHENTICATED"
     await viewer.close()
 
+    # A token in the URL (where proxies and browser history would keep it) signs nobody in.
+    fan = await make_account(api, "urltoken")
+    in_url = await Viewer.connect(ws_base, f"{stream_id}?token={fan.token}&access_token={fan.token}")
+    assert in_url.hello["stream_id"] == stream_id
+    assert (await in_url.chat("via the URL"))["code"] == "UNAUTHENTICATED"
+    await in_url.close()
+
 
 async def test_logout_and_expiry_stop_the_sender(api: httpx.AsyncClient, ws_base: str, stream_id: str) -> None:
     fan = await make_account(api, "leaver")
