@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from livestream.api.app import create_app
+from livestream.app.factory import create_app
 from livestream.config import Settings
 from livestream.migrate import upgrade
 from livestream.models import Base

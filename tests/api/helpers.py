@@ -14,7 +14,7 @@ import redis
 from argon2 import PasswordHasher
 
 from livestream import security
-from livestream.api.container import Container
+from livestream.app.container import Container
 from livestream.users.models import User
 
 PASSWORD = "correct horse battery"

@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from livestream.chat import errors
-from livestream.chat.gateway import chat_service
+from livestream.chat.gateway import make_chat_service
 from livestream.chat.models import ChatBan
 from livestream.chat.schemas import MAX_TIMEOUT_SECONDS
 from livestream.chat.service import channel_of
@@ -80,7 +80,9 @@ async def _send(app: FastAPI, stream_id: str, member: Member, text: str) -> str:
     async with container(app).db.sessionmaker() as session:
         user = await session.get(User, uuid.UUID(member.id))
         assert user is not None
-        return await chat_service(session, container(app)).send(uuid.UUID(stream_id), user, text)
+        return await make_chat_service(session, container(app).settings, container(app).engine).send(
+            uuid.UUID(stream_id), user, text
+        )
 
 
 async def _history(client: httpx.AsyncClient, stream_id: str) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ with warnings.catch_warnings():
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    from livestream.api.app import create_app
+    from livestream.app.factory import create_app
 
     app: FastAPI = create_app(settings)
     with TestClient(app, base_url="http://testserver") as test_client:

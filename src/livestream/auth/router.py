@@ -7,15 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Cookie, Request, Response, status
 
-from livestream.api.container import Container
-from livestream.api.deps import AuthServiceDep, BearerDep, ContainerDep, SessionDep
-from livestream.api.responses import errors
+from livestream.auth.dependencies import AuthServiceDep, BearerDep
 from livestream.auth.errors import InvalidRefreshToken
 from livestream.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenResponse
 from livestream.auth.service import IssuedSession
-from livestream.users.repository import UserRepository
+from livestream.config import Settings
+from livestream.http.deps import SettingsDep
+from livestream.http.responses import errors
+from livestream.users.dependencies import UserServiceDep
 from livestream.users.schemas import UserPrivate
-from livestream.users.service import UserService
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -25,15 +25,15 @@ REFRESH_COOKIE_PATH = "/api/auth"
 RefreshCookie = Annotated[str | None, Cookie(alias=REFRESH_COOKIE, include_in_schema=False)]
 
 
-def _set_refresh_cookie(response: Response, container: Container, token: str) -> None:
+def _set_refresh_cookie(response: Response, settings: Settings, token: str) -> None:
     response.set_cookie(
         REFRESH_COOKIE,
         token,
-        max_age=container.settings.refresh_token_days * 86400,
+        max_age=settings.refresh_token_days * 86400,
         path=REFRESH_COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=container.settings.secure_cookies,
+        secure=settings.secure_cookies,
     )
 
 
@@ -57,21 +57,25 @@ def _client_address(request: Request) -> str:
     responses=errors(409),
     operation_id="register",
 )
-async def register(body: RegisterRequest, session: SessionDep) -> UserPrivate:
-    service = UserService(UserRepository(session))
-    user = await service.register(username=body.username, email=body.email, password=body.password)
-    return await service.private_profile(user)
+async def register(body: RegisterRequest, users: UserServiceDep) -> UserPrivate:
+    user = await users.register(username=body.username, email=body.email, password=body.password)
+    return await users.private_profile(user)
 
 
 @router.post("/login", response_model=TokenResponse, responses=errors(401, 429), operation_id="login")
 async def login(
-    body: LoginRequest, request: Request, response: Response, auth: AuthServiceDep, container: ContainerDep
+    body: LoginRequest,
+    request: Request,
+    response: Response,
+    auth: AuthServiceDep,
+    users: UserServiceDep,
+    settings: SettingsDep,
 ) -> TokenResponse:
     issued = await auth.login(
         body.identity, body.password, address=_client_address(request), user_agent=request.headers.get("user-agent")
     )
-    _set_refresh_cookie(response, container, issued.refresh_token)
-    private = await UserService(auth.users).private_profile(issued.user)
+    _set_refresh_cookie(response, settings, issued.refresh_token)
+    private = await users.private_profile(issued.user)
     return _token_response(issued, private, include_refresh=body.include_refresh_token)
 
 
@@ -80,7 +84,8 @@ async def refresh(
     request: Request,
     response: Response,
     auth: AuthServiceDep,
-    container: ContainerDep,
+    users: UserServiceDep,
+    settings: SettingsDep,
     cookie: RefreshCookie = None,
     body: Annotated[RefreshRequest | None, Body()] = None,
 ) -> TokenResponse:
@@ -88,8 +93,8 @@ async def refresh(
     if not token:
         raise InvalidRefreshToken("No refresh token: log in first")
     issued = await auth.refresh(token, user_agent=request.headers.get("user-agent"))
-    _set_refresh_cookie(response, container, issued.refresh_token)
-    private = await UserService(auth.users).private_profile(issued.user)
+    _set_refresh_cookie(response, settings, issued.refresh_token)
+    private = await users.private_profile(issued.user)
     return _token_response(issued, private, include_refresh=bool(body and body.include_refresh_token))
 
 

@@ -7,23 +7,25 @@ import contextlib
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from livestream.api.container import Container
-from livestream.api.deps import auth_service
 from livestream.auth.repository import TokenRepository
+from livestream.auth.service import AuthService
 from livestream.chat import frames
 from livestream.chat.errors import ChatUnauthenticated
 from livestream.chat.repository import ChatRepository
 from livestream.chat.service import ChatService, channel_of
-from livestream.db import utcnow
+from livestream.config import Settings
+from livestream.db import Database, utcnow
 from livestream.errors import AppError
 from livestream.logging import get_logger
-from livestream.realtime.hub import Outgoing
+from livestream.realtime.engine import Engine
+from livestream.realtime.hub import Hub, Outgoing
 from livestream.realtime.raw_socket import EXTENSION
 from livestream.security import AccessClaims
 from livestream.streams.models import Stream
@@ -159,13 +161,12 @@ async def _close_quietly(websocket: WebSocket, code: int, reason: str = "") -> N
             await websocket.close(code, reason)
 
 
-def chat_service(session: AsyncSession, container: Container) -> ChatService:
-    settings = container.settings
+def make_chat_service(session: AsyncSession, settings: Settings, engine: Engine) -> ChatService:
     return ChatService(
         ChatRepository(session),
         StreamRepository(session),
         UserRepository(session),
-        container.engine,
+        engine,
         history_seconds=settings.chat_history_seconds,
         rate_limit=(settings.chat_rate_limit_messages, settings.chat_rate_limit_window_seconds),
     )
@@ -184,13 +185,22 @@ def origin_allowed(websocket: WebSocket, allowed: frozenset[str]) -> bool:
 
 
 class ChatGateway:
-    def __init__(self, container: Container) -> None:
-        self.container = container
-        self.settings = container.settings
-        self.hub = container.hub
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        engine: Engine,
+        hub: Hub,
+        auth: Callable[[AsyncSession], AuthService],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.engine = engine
+        self.hub = hub
+        self._auth = auth
 
     def _chat(self, session: AsyncSession) -> ChatService:
-        return chat_service(session, self.container)
+        return make_chat_service(session, self.settings, self.engine)
 
     async def serve(self, websocket: WebSocket, stream_ref: str) -> None:
         if not origin_allowed(websocket, self.settings.websocket_origins):
@@ -217,7 +227,7 @@ class ChatGateway:
         try:
             try:
                 count = await self.hub.join(channel, connection)
-                history = await self.container.engine.history(channel, self.settings.chat_history_seconds)
+                history = await self.engine.history(channel, self.settings.chat_history_seconds)
             except Exception:
                 # The engine (Redis) is unreachable: say so and let the client's backoff try again later.
                 log.exception("ws_join_failed", stream_id=str(snapshot.stream_id))
@@ -240,7 +250,7 @@ class ChatGateway:
             stream_id = uuid.UUID(stream_ref)
         except ValueError:
             return None
-        async with self.container.db.sessionmaker() as session:
+        async with self.db.sessionmaker() as session:
             return await StreamRepository(session).get(stream_id)
 
     def _viewer_id(self, websocket: WebSocket) -> tuple[str, str | None]:
@@ -298,6 +308,9 @@ class ChatGateway:
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             connection.send_text(frames.error("BAD_FRAME", "Frames are JSON objects with a type"))
             return
+        if (refusal := frames.unstorable_refusal(text, frame)) is not None:
+            connection.send_text(refusal)
+            return
         kind = frame["type"]
         if kind == "ping":
             connection.send_text(frames.PONG)
@@ -312,9 +325,9 @@ class ChatGateway:
         if not isinstance(token, str) or not token or len(token) > 2048:
             connection.send_text(frames.error("TOKEN_INVALID", "Send an access token"))
             return
-        async with self.container.db.sessionmaker() as session:
+        async with self.db.sessionmaker() as session:
             try:
-                user, claims = await auth_service(session, self.container).authenticate(token)
+                user, claims = await self._auth(session).authenticate(token)
             except AppError:
                 user = None
             role = await self._chat(session).role(stream.channel_id, user.user_id) if user is not None else "viewer"
@@ -341,7 +354,7 @@ class ChatGateway:
             connection.send_text(frames.error("BAD_FRAME", "text must be a string", nonce=nonce))
             return
         try:
-            async with self.container.db.sessionmaker() as session:
+            async with self.db.sessionmaker() as session:
                 user = await self._sender(connection, session)
                 message_id = await self._chat(session).send(stream.stream_id, user, text)
         except AppError as exc:

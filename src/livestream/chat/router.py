@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response, WebSocket, status
+from fastapi import APIRouter, Path, Response, WebSocket, status
 from starlette.routing import WebSocketRoute
 
-from livestream.api.deps import ContainerDep, CurrentUser, SessionDep, after_commit
-from livestream.api.responses import errors
-from livestream.chat.gateway import ChatGateway, chat_service
+from livestream.auth.dependencies import CurrentUser
+from livestream.chat.dependencies import ChatServiceDep
+from livestream.chat.gateway import ChatGateway
 from livestream.chat.schemas import (
     BanCreate,
     BanList,
@@ -20,26 +20,16 @@ from livestream.chat.schemas import (
     ModeratorList,
     ModeratorOut,
 )
-from livestream.chat.service import ChatService
+from livestream.http.deps import SessionDep, after_commit, lookup
+from livestream.http.responses import errors
 
 router = APIRouter(tags=["chat"])
 MessageId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 
 
-async def _chat(session: SessionDep, container: ContainerDep) -> ChatService:
-    return chat_service(session, container)
-
-
-Chat = Annotated[ChatService, Depends(_chat)]
-
-
 async def chat_socket(websocket: WebSocket) -> None:
     """Chat, viewer count and stream events for one stream (protocol: docs/realtime.md)."""
-    state = websocket.app.state
-    gateway: ChatGateway | None = getattr(state, "chat_gateway", None)
-    if gateway is None:
-        gateway = state.chat_gateway = ChatGateway(state.container)
-    await gateway.serve(websocket, websocket.path_params["stream_id"])
+    await lookup(websocket, ChatGateway).serve(websocket, websocket.path_params["stream_id"])
 
 
 # A plain Starlette route: a socket lives for hours, and FastAPI's dependency machinery would keep an exit
@@ -50,7 +40,7 @@ router.routes.append(WebSocketRoute("/ws/streams/{stream_id}", chat_socket, name
 @router.get(
     "/api/streams/{stream_id}/chat", response_model=ChatHistory, responses=errors(404), operation_id="getChatHistory"
 )
-async def get_chat_history(stream_id: uuid.UUID, chat: Chat) -> ChatHistory:
+async def get_chat_history(stream_id: uuid.UUID, chat: ChatServiceDep) -> ChatHistory:
     """The last minutes of chat (5 by default), oldest first. Chat is not kept longer."""
     return ChatHistory(items=await chat.history(stream_id))
 
@@ -61,7 +51,9 @@ async def get_chat_history(stream_id: uuid.UUID, chat: Chat) -> ChatHistory:
     responses=errors(401, 403, 404),
     operation_id="deleteChatMessage",
 )
-async def delete_chat_message(stream_id: uuid.UUID, message_id: MessageId, user: CurrentUser, chat: Chat) -> Response:
+async def delete_chat_message(
+    stream_id: uuid.UUID, message_id: MessageId, user: CurrentUser, chat: ChatServiceDep
+) -> Response:
     """Remove a message from everyone's chat (creator and moderators)."""
     await chat.delete_message(user.user_id, stream_id, message_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -75,7 +67,7 @@ async def delete_chat_message(stream_id: uuid.UUID, message_id: MessageId, user:
     operation_id="banFromChat",
 )
 async def ban_from_chat(
-    stream_id: uuid.UUID, body: BanCreate, user: CurrentUser, chat: Chat, session: SessionDep
+    stream_id: uuid.UUID, body: BanCreate, user: CurrentUser, chat: ChatServiceDep, session: SessionDep
 ) -> BanOut:
     """Ban a user from the creator's chat (all their streams), or time them out with ``duration_seconds``.
     Their recent messages are removed from everyone's chat. Banning again replaces the earlier ban."""
@@ -91,7 +83,7 @@ async def ban_from_chat(
 @router.get(
     "/api/streams/{stream_id}/bans", response_model=BanList, responses=errors(401, 403, 404), operation_id="listBans"
 )
-async def list_bans(stream_id: uuid.UUID, user: CurrentUser, chat: Chat) -> BanList:
+async def list_bans(stream_id: uuid.UUID, user: CurrentUser, chat: ChatServiceDep) -> BanList:
     """Users currently banned or timed out from the creator's chat (creator and moderators)."""
     return BanList(items=await chat.bans(user.user_id, stream_id))
 
@@ -102,7 +94,9 @@ async def list_bans(stream_id: uuid.UUID, user: CurrentUser, chat: Chat) -> BanL
     responses=errors(401, 403, 404),
     operation_id="unbanFromChat",
 )
-async def unban_from_chat(stream_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, chat: Chat) -> Response:
+async def unban_from_chat(
+    stream_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, chat: ChatServiceDep
+) -> Response:
     await chat.unban(user.user_id, stream_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -114,7 +108,7 @@ async def unban_from_chat(stream_id: uuid.UUID, user_id: uuid.UUID, user: Curren
     operation_id="updateChatSettings",
 )
 async def update_chat_settings(
-    stream_id: uuid.UUID, body: ChatSettings, user: CurrentUser, chat: Chat, session: SessionDep
+    stream_id: uuid.UUID, body: ChatSettings, user: CurrentUser, chat: ChatServiceDep, session: SessionDep
 ) -> ChatSettings:
     """Slow mode: viewers wait this many seconds between messages (creator and moderators are exempt)."""
     stream = await chat.set_slow_mode(user.user_id, stream_id, body.slow_mode_seconds)
@@ -133,7 +127,7 @@ async def update_chat_settings(
     responses=errors(401, 403, 404),
     operation_id="listModerators",
 )
-async def list_moderators(stream_id: uuid.UUID, user: CurrentUser, chat: Chat) -> ModeratorList:
+async def list_moderators(stream_id: uuid.UUID, user: CurrentUser, chat: ChatServiceDep) -> ModeratorList:
     """The creator's moderators (creator only). Moderators belong to the channel, not to one stream."""
     return ModeratorList(items=await chat.moderators(user.user_id, stream_id))
 
@@ -144,7 +138,9 @@ async def list_moderators(stream_id: uuid.UUID, user: CurrentUser, chat: Chat) -
     responses=errors(401, 403, 404),
     operation_id="addModerator",
 )
-async def add_moderator(stream_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, chat: Chat) -> ModeratorOut:
+async def add_moderator(
+    stream_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, chat: ChatServiceDep
+) -> ModeratorOut:
     """Appoint a moderator (creator only; idempotent)."""
     return await chat.add_moderator(user.user_id, stream_id, user_id)
 
@@ -155,6 +151,8 @@ async def add_moderator(stream_id: uuid.UUID, user_id: uuid.UUID, user: CurrentU
     responses=errors(401, 403, 404),
     operation_id="removeModerator",
 )
-async def remove_moderator(stream_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, chat: Chat) -> Response:
+async def remove_moderator(
+    stream_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, chat: ChatServiceDep
+) -> Response:
     await chat.remove_moderator(user.user_id, stream_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

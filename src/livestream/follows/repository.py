@@ -6,9 +6,9 @@ import uuid
 from typing import Literal
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livestream.db import add_unless_conflict
 from livestream.follows.models import Follow
 from livestream.pagination import Cursor
 from livestream.users.models import User
@@ -29,13 +29,7 @@ class FollowRepository:
 
     async def add(self, follow: Follow) -> bool:
         """Insert; False when the pair already exists (the unique constraint decided a race)."""
-        self.session.add(follow)
-        try:
-            await self.session.flush()
-        except IntegrityError:
-            await self.session.rollback()
-            return False
-        return True
+        return await add_unless_conflict(self.session, follow)
 
     async def delete(self, follow: Follow) -> None:
         await self.session.delete(follow)

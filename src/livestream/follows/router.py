@@ -6,18 +6,12 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from livestream.api.deps import CurrentUser, SessionDep
-from livestream.api.responses import errors
-from livestream.follows.repository import FollowRepository
+from livestream.auth.dependencies import CurrentUser
+from livestream.follows.dependencies import FollowServiceDep
 from livestream.follows.schemas import FollowCreate, FollowOut
-from livestream.follows.service import FollowService
-from livestream.users.repository import UserRepository
+from livestream.http.responses import errors
 
 router = APIRouter(prefix="/api/follows", tags=["follows"])
-
-
-def _service(session: SessionDep) -> FollowService:
-    return FollowService(FollowRepository(session), UserRepository(session))
 
 
 @router.post(
@@ -27,14 +21,14 @@ def _service(session: SessionDep) -> FollowService:
     responses=errors(401, 404, 409),
     operation_id="follow",
 )
-async def follow(body: FollowCreate, user: CurrentUser, session: SessionDep) -> FollowOut:
-    created = await _service(session).follow(user.user_id, body.following_id)
+async def follow(body: FollowCreate, user: CurrentUser, follows: FollowServiceDep) -> FollowOut:
+    created = await follows.follow(user.user_id, body.following_id)
     return FollowOut.model_validate(created)
 
 
 @router.delete(
     "/{follow_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403, 404), operation_id="unfollow"
 )
-async def unfollow(follow_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
-    await _service(session).unfollow(user.user_id, follow_id)
+async def unfollow(follow_id: uuid.UUID, user: CurrentUser, follows: FollowServiceDep) -> Response:
+    await follows.unfollow(user.user_id, follow_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,9 +10,10 @@ import anyio
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 
-from livestream.api.deps import ContainerDep
-from livestream.api.responses import errors
 from livestream.errors import NotFound
+from livestream.http.deps import DatabaseDep, SettingsDep
+from livestream.http.responses import errors
+from livestream.media.dependencies import IngestDep, LiveStatusDep
 from livestream.media.playlists import shift_program_date_times
 
 router = APIRouter(tags=["media"])
@@ -42,19 +43,26 @@ class MediaNotFound(NotFound):
 
 
 @router.get("/hls/{stream_id}/{path:path}", operation_id="getLiveMedia", responses=errors(404))
-async def live_media(stream_id: uuid.UUID, path: str, container: ContainerDep) -> Response:
+async def live_media(
+    stream_id: uuid.UUID,
+    path: str,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    live_status: LiveStatusDep,
+    ingest: IngestDep,
+) -> Response:
     """HLS master and variant playlists, segments and the thumbnail of a live stream."""
     match = _PATH.fullmatch(path)
     if match is None:
         raise MediaNotFound()
-    if not await container.live_status.is_live(container.db, stream_id):
+    if not await live_status.is_live(db, stream_id):
         raise MediaNotFound()
-    base = (container.settings.media_dir / "live" / str(stream_id)).resolve()
+    base = (settings.media_dir / "live" / str(stream_id)).resolve()
     target = (base / path).resolve()
     if not target.is_relative_to(base) or not await anyio.Path(target).is_file():
         raise MediaNotFound()
     ext = match.group(1)
-    offset = container.ingest.pdt_offset(stream_id) if container.ingest is not None else None
+    offset = ingest.pdt_offset(stream_id)
     if ext == "m3u8" and offset is not None:
         # Variant playlists: ffmpeg stamps EXT-X-PROGRAM-DATE-TIME from its own clock; viewers get the ingest
         # clock (when the frames entered the server), so players measure real glass-to-glass latency.

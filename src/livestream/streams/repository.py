@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livestream.db import add_unless_conflict
 from livestream.pagination import Cursor
 from livestream.streams.models import Stream, StreamKey
 from livestream.users.models import User
@@ -35,13 +35,7 @@ class StreamRepository:
 
     async def add(self, stream: Stream) -> bool:
         """Insert; False when the creator already has a live stream (the partial unique index decided)."""
-        self.session.add(stream)
-        try:
-            await self.session.flush()
-        except IntegrityError:
-            await self.session.rollback()
-            return False
-        return True
+        return await add_unless_conflict(self.session, stream)
 
     async def page(
         self, *, status: str | None, user_id: uuid.UUID | None, limit: int, cursor: Cursor | None

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
-from livestream.api.container import Container
-from livestream.api.deps import ContainerDep, CurrentUser, SessionDep, after_commit
-from livestream.api.pagination import PageParams, page_params
-from livestream.api.responses import errors
+from livestream.auth.dependencies import CurrentUser
+from livestream.chat.dependencies import StreamEventsDep
+from livestream.chat.stream_events import StreamEvents
+from livestream.http.deps import SessionDep, SettingsDep, after_commit
+from livestream.http.pagination import PageDep
+from livestream.http.responses import errors
+from livestream.media.dependencies import IngestDep
 from livestream.pagination import Page
-from livestream.streams.keys import StreamKeyCipher
-from livestream.streams.repository import StreamKeyRepository, StreamRepository
+from livestream.streams.dependencies import StreamKeyServiceDep, StreamServiceDep
 from livestream.streams.schemas import (
     IngestInfo,
     PlaybackInfo,
@@ -24,29 +26,15 @@ from livestream.streams.schemas import (
     StreamOut,
     StreamUpdate,
 )
-from livestream.streams.service import StreamKeyService, StreamService, Urls
 
 router = APIRouter(tags=["streams"])
-PageDep = Annotated[PageParams, Depends(page_params)]
-
-
-async def _streams(session: SessionDep, container: ContainerDep) -> StreamService:
-    return StreamService(StreamRepository(session), Urls(container.settings.public_url))
-
-
-async def _keys(session: SessionDep, container: ContainerDep) -> StreamKeyService:
-    return StreamKeyService(StreamKeyRepository(session), StreamKeyCipher(container.settings.secret_key))
-
-
-Streams = Annotated[StreamService, Depends(_streams)]
-Keys = Annotated[StreamKeyService, Depends(_keys)]
 
 
 @router.get("/api/users/me/stream-key", response_model=StreamKeyOut, responses=errors(401), operation_id="getStreamKey")
-async def get_stream_key(user: CurrentUser, keys: Keys, container: ContainerDep) -> StreamKeyOut:
+async def get_stream_key(user: CurrentUser, keys: StreamKeyServiceDep, settings: SettingsDep) -> StreamKeyOut:
     """Your stream key (created on first use). Only you ever see it."""
     key, created_at = await keys.reveal(user.user_id)
-    return StreamKeyOut(stream_key=key, rtmp_url=container.settings.rtmp_url, created_at=created_at)
+    return StreamKeyOut(stream_key=key, rtmp_url=settings.rtmp_url, created_at=created_at)
 
 
 @router.post(
@@ -55,10 +43,10 @@ async def get_stream_key(user: CurrentUser, keys: Keys, container: ContainerDep)
     responses=errors(401),
     operation_id="rotateStreamKey",
 )
-async def rotate_stream_key(user: CurrentUser, keys: Keys, container: ContainerDep) -> StreamKeyOut:
+async def rotate_stream_key(user: CurrentUser, keys: StreamKeyServiceDep, settings: SettingsDep) -> StreamKeyOut:
     """Replace your stream key; the old one is refused from now on (a publisher using it stays connected)."""
     key, created_at = await keys.rotate(user.user_id)
-    return StreamKeyOut(stream_key=key, rtmp_url=container.settings.rtmp_url, created_at=created_at)
+    return StreamKeyOut(stream_key=key, rtmp_url=settings.rtmp_url, created_at=created_at)
 
 
 @router.post(
@@ -69,14 +57,14 @@ async def rotate_stream_key(user: CurrentUser, keys: Keys, container: ContainerD
     operation_id="createStream",
 )
 async def create_stream(
-    body: StreamCreate, user: CurrentUser, streams: Streams, keys: Keys, container: ContainerDep
+    body: StreamCreate, user: CurrentUser, streams: StreamServiceDep, keys: StreamKeyServiceDep, settings: SettingsDep
 ) -> StreamCreated:
     stream = await streams.start(user.user_id, body.title, body.description)
     key, _ = await keys.reveal(user.user_id)
     out = streams.out(stream, user)
     return StreamCreated(
         **out.model_dump(),
-        ingest=IngestInfo(rtmp_url=container.settings.rtmp_url, stream_key=key),
+        ingest=IngestInfo(rtmp_url=settings.rtmp_url, stream_key=key),
         playback=PlaybackInfo(hls_url=streams.urls.hls(stream.stream_id)),
     )
 
@@ -84,27 +72,27 @@ async def create_stream(
 @router.get("/api/streams", response_model=Page[StreamOut], responses=errors(), operation_id="listStreams")
 async def list_streams(
     page: PageDep,
-    streams: Streams,
-    container: ContainerDep,
+    streams: StreamServiceDep,
+    events: StreamEventsDep,
     status_filter: Annotated[Literal["live", "ended"] | None, Query(alias="status")] = None,
     user_id: uuid.UUID | None = None,
 ) -> Page[StreamOut]:
     found = await streams.list(status=status_filter, user_id=user_id, limit=page.limit, cursor=page.cursor)
     for item in found.items:
-        await _with_viewers(container, item)
+        await _with_viewers(events, item)
     return found
 
 
-async def _with_viewers(container: Container, out: StreamOut) -> StreamOut:
+async def _with_viewers(events: StreamEvents, out: StreamOut) -> StreamOut:
     """Live: the viewers connected now (presence). Ended: the stored peak."""
     if out.status == "live":
-        out.viewer_count = await container.events.viewer_count(out.stream_id)
+        out.viewer_count = await events.viewer_count(out.stream_id)
     return out
 
 
 @router.get("/api/streams/{stream_id}", response_model=StreamOut, responses=errors(404), operation_id="getStream")
-async def get_stream(stream_id: uuid.UUID, streams: Streams, container: ContainerDep) -> StreamOut:
-    return await _with_viewers(container, streams.out(*await streams.get(stream_id)))
+async def get_stream(stream_id: uuid.UUID, streams: StreamServiceDep, events: StreamEventsDep) -> StreamOut:
+    return await _with_viewers(events, streams.out(*await streams.get(stream_id)))
 
 
 @router.patch(
@@ -117,14 +105,14 @@ async def update_stream(
     stream_id: uuid.UUID,
     body: StreamUpdate,
     user: CurrentUser,
-    streams: Streams,
+    streams: StreamServiceDep,
     session: SessionDep,
-    container: ContainerDep,
+    events: StreamEventsDep,
 ) -> StreamOut:
     """Change the title or description while live; viewers see it at once (a ``stream.status`` event)."""
     out = streams.out(*await streams.update(user.user_id, stream_id, body))
-    after_commit(session, lambda: container.events.changed(stream_id))
-    return await _with_viewers(container, out)
+    after_commit(session, lambda: events.changed(stream_id))
+    return await _with_viewers(events, out)
 
 
 @router.put(
@@ -134,20 +122,24 @@ async def update_stream(
     operation_id="endStream",
 )
 async def end_stream(
-    stream_id: uuid.UUID, user: CurrentUser, streams: Streams, session: SessionDep, container: ContainerDep
+    stream_id: uuid.UUID,
+    user: CurrentUser,
+    streams: StreamServiceDep,
+    session: SessionDep,
+    events: StreamEventsDep,
+    ingest: IngestDep,
 ) -> StreamOut:
     stream, creator = await streams.end(user.user_id, stream_id)
-    after_commit(session, lambda: _finish(container, stream_id))
+
+    async def finish() -> None:
+        await events.changed(stream_id)
+        await ingest.end(stream_id, reason="ended by the creator")
+
+    after_commit(session, finish)
     out = streams.out(stream, creator)
     # The peak is stored after the commit; the creator sees it in this answer already.
-    out.viewer_count = max(out.viewer_count, await container.events.peak(stream_id))
+    out.viewer_count = max(out.viewer_count, await events.peak(stream_id))
     return out
-
-
-async def _finish(container: Container, stream_id: uuid.UUID) -> None:
-    await container.events.changed(stream_id)
-    if container.ingest is not None:
-        await container.ingest.end(stream_id, reason="ended by the creator")
 
 
 @router.get(
@@ -157,11 +149,7 @@ async def _finish(container: Container, stream_id: uuid.UUID) -> None:
     operation_id="getStreamHealth",
 )
 async def get_stream_health(
-    stream_id: uuid.UUID, user: CurrentUser, streams: Streams, container: ContainerDep
+    stream_id: uuid.UUID, user: CurrentUser, streams: StreamServiceDep, ingest: IngestDep
 ) -> StreamHealth:
     stream, _ = await streams.owned(user.user_id, stream_id)
-    if container.ingest is None:
-        return StreamHealth(
-            stream_id=stream_id, media_state=stream.media_state, ingest=None, transcoder=None, renditions=[]
-        )
-    return container.ingest.health(stream_id, stream.media_state)
+    return ingest.health(stream_id, stream.media_state)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, Uuid, bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livestream.db import add_unless_conflict
 from livestream.follows.models import Follow
 from livestream.users.models import User
 
@@ -61,10 +64,20 @@ class UserRepository:
             query = query.where(User.user_id != excluding)
         return (await self.session.execute(query.limit(1))).first() is not None
 
-    async def add(self, user: User) -> User:
-        self.session.add(user)
-        await self.session.flush()
-        return user
+    async def add(self, user: User) -> bool:
+        """Insert; False when the username or email was taken by a concurrent registration."""
+        return await add_unless_conflict(self.session, user)
+
+    async def change(self, user: User, changes: dict[str, Any]) -> bool:
+        """Apply ``changes`` in a savepoint; False (the row as it was) when a unique constraint refuses them."""
+        try:
+            async with self.session.begin_nested():
+                for name, value in changes.items():
+                    setattr(user, name, value)
+        except IntegrityError:
+            await self.session.refresh(user)
+            return False
+        return True
 
     async def follow_counts(self, user_id: uuid.UUID) -> tuple[int, int]:
         followers = select(func.count()).select_from(Follow).where(Follow.following_id == user_id)
@@ -85,10 +98,3 @@ class UserRepository:
         if row is None:
             return None
         return ProfileRow(user=row[0], follower_count=int(row[1]), following_count=int(row[2]), viewer_follow_id=row[3])
-
-    async def flush(self) -> None:
-        await self.session.flush()
-
-    async def rollback(self) -> None:
-        """Leave a failed flush (unique violation) so the session can be queried again."""
-        await self.session.rollback()

@@ -5,36 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 
-from livestream.api.deps import AuthenticatedDep, AuthServiceDep, CurrentUser, OptionalUser, SessionDep
-from livestream.api.pagination import PageParams, page_params
-from livestream.api.responses import errors
-from livestream.follows.repository import FollowRepository
+from livestream.auth.dependencies import AuthenticatedDep, AuthServiceDep, CurrentUser, OptionalUser
+from livestream.follows.dependencies import FollowServiceDep
 from livestream.follows.schemas import FollowListItem
-from livestream.follows.service import FollowService
+from livestream.http.pagination import PageDep
+from livestream.http.responses import errors
 from livestream.pagination import Page
-from livestream.users.repository import UserRepository
+from livestream.users.dependencies import UserServiceDep
 from livestream.users.schemas import UserPrivate, UserPublic, UserUpdate
-from livestream.users.service import UserService
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
-PageDep = Annotated[PageParams, Depends(page_params)]
-UsernamePath = Annotated[str, Path(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_]+$")]
-
-
-async def _services(session: SessionDep) -> tuple[UserService, FollowService]:
-    users = UserRepository(session)
-    return UserService(users), FollowService(FollowRepository(session), users)
-
-
-Services = Annotated[tuple[UserService, FollowService], Depends(_services)]
-
 
 @router.get("/me", response_model=UserPrivate, responses=errors(401), operation_id="getMe")
-async def get_me(user: CurrentUser, services: Services) -> UserPrivate:
-    return await services[0].private_profile(user)
+async def get_me(user: CurrentUser, users: UserServiceDep) -> UserPrivate:
+    return await users.private_profile(user)
 
 
 @router.get(
@@ -43,14 +30,14 @@ async def get_me(user: CurrentUser, services: Services) -> UserPrivate:
 async def get_user_by_username(
     username: Annotated[str, Path(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_]+$")],
     viewer: OptionalUser,
-    services: Services,
+    users: UserServiceDep,
 ) -> UserPublic:
-    return await services[0].public_profile(username=username, viewer_id=viewer.user_id if viewer else None)
+    return await users.public_profile(username=username, viewer_id=viewer.user_id if viewer else None)
 
 
 @router.get("/{user_id}", response_model=UserPublic, responses=errors(401, 404), operation_id="getUser")
-async def get_user(user_id: uuid.UUID, viewer: OptionalUser, services: Services) -> UserPublic:
-    return await services[0].public_profile(user_id=user_id, viewer_id=viewer.user_id if viewer else None)
+async def get_user(user_id: uuid.UUID, viewer: OptionalUser, users: UserServiceDep) -> UserPublic:
+    return await users.public_profile(user_id=user_id, viewer_id=viewer.user_id if viewer else None)
 
 
 @router.put("/{user_id}", response_model=UserPrivate, responses=errors(401, 403, 404, 409), operation_id="updateUser")
@@ -58,26 +45,26 @@ async def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
     authenticated: AuthenticatedDep,
-    services: Services,
+    users: UserServiceDep,
     auth: AuthServiceDep,
 ) -> UserPrivate:
     actor, claims = authenticated
-    user, password_changed = await services[0].update(actor.user_id, user_id, body)
+    user, password_changed = await users.update(actor.user_id, user_id, body)
     if password_changed:
         # A new password ends every other sign-in (their access tokens stop at once); this one stays.
         await auth.end_other_sessions(user.user_id, keep_family=claims.session_id)
-    return await services[0].private_profile(user)
+    return await users.private_profile(user)
 
 
 @router.get(
     "/{user_id}/followers", response_model=Page[FollowListItem], responses=errors(404), operation_id="listFollowers"
 )
-async def list_followers(user_id: uuid.UUID, page: PageDep, services: Services) -> Page[FollowListItem]:
-    return await services[1].list(user_id, "followers", limit=page.limit, cursor=page.cursor)
+async def list_followers(user_id: uuid.UUID, page: PageDep, follows: FollowServiceDep) -> Page[FollowListItem]:
+    return await follows.list(user_id, "followers", limit=page.limit, cursor=page.cursor)
 
 
 @router.get(
     "/{user_id}/following", response_model=Page[FollowListItem], responses=errors(404), operation_id="listFollowing"
 )
-async def list_following(user_id: uuid.UUID, page: PageDep, services: Services) -> Page[FollowListItem]:
-    return await services[1].list(user_id, "following", limit=page.limit, cursor=page.cursor)
+async def list_following(user_id: uuid.UUID, page: PageDep, follows: FollowServiceDep) -> Page[FollowListItem]:
+    return await follows.list(user_id, "following", limit=page.limit, cursor=page.cursor)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.exc import IntegrityError
-
 from livestream.db import utcnow
 from livestream.security import hash_password, verify_password
 from livestream.users import errors
@@ -24,11 +22,10 @@ class UserService:
             raise errors.WeakPassword()
         await self._ensure_free(username=username, email=email)
         user = User(username=username, email=email, password_hash=hash_password(password))
-        try:
-            return await self.users.add(user)
-        except IntegrityError as exc:
+        if not await self.users.add(user):
             # Two registrations raced past the checks above; the unique indexes decided.
-            raise await self._conflict_for(username, email) from exc
+            raise await self._conflict_for(username, email)
+        return user
 
     async def get(self, user_id: uuid.UUID) -> User:
         user = await self.users.get(user_id)
@@ -47,29 +44,29 @@ class UserService:
                 raise errors.CurrentPasswordRequired()
             if not verify_password(change.current_password, user.password_hash):
                 raise errors.WrongPassword()
+        changes: dict[str, object] = {}
         if change.username is not None and change.username != user.username:
             if await self.users.username_taken(change.username, excluding=user.user_id):
                 raise errors.UsernameTaken()
-            user.username = change.username
+            changes["username"] = change.username
         if change.email is not None and change.email != user.email:
             if await self.users.email_taken(change.email, excluding=user.user_id):
                 raise errors.EmailTaken()
-            user.email = change.email
+            changes["email"] = change.email
         if change.display_name is not None:
-            user.display_name = change.display_name or None
+            changes["display_name"] = change.display_name or None
         if change.bio is not None:
-            user.bio = change.bio or None
+            changes["bio"] = change.bio or None
         password_changed = False
         if change.password is not None:
             if is_common(change.password) or change.password.lower() == user.username.lower():
                 raise errors.WeakPassword()
-            user.password_hash = hash_password(change.password)
+            changes["password_hash"] = hash_password(change.password)
             password_changed = True
-        user.updated_at = utcnow()
-        try:
-            await self.users.flush()
-        except IntegrityError as exc:
-            raise await self._conflict_for(user.username, user.email, excluding=user.user_id) from exc
+        changes["updated_at"] = utcnow()
+        username, email = changes.get("username", user.username), changes.get("email", user.email)
+        if not await self.users.change(user, changes):
+            raise await self._conflict_for(str(username), str(email), excluding=user.user_id)
         return user, password_changed
 
     async def public_profile(
@@ -102,7 +99,6 @@ class UserService:
     async def _conflict_for(
         self, username: str, email: str, *, excluding: uuid.UUID | None = None
     ) -> errors.UsernameTaken | errors.EmailTaken:
-        await self.users.rollback()
         if await self.users.username_taken(username, excluding=excluding):
             return errors.UsernameTaken()
         return errors.EmailTaken()

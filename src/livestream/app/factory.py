@@ -12,15 +12,15 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp
 
 from livestream import __version__
-from livestream.api import health
-from livestream.api.container import Container
-from livestream.api.errors import install_error_handlers
-from livestream.api.middleware import RequestContextMiddleware
-from livestream.api.spa import default_web_dist, mount_spa
+from livestream.app import health
+from livestream.app.container import Container
+from livestream.app.spa import default_web_dist, mount_spa
 from livestream.auth.router import router as auth_router
 from livestream.chat.router import router as chat_router
 from livestream.config import Settings, get_settings
 from livestream.follows.router import router as follows_router
+from livestream.http.errors import install_error_handlers
+from livestream.http.middleware import RequestContextMiddleware
 from livestream.logging import configure_logging
 from livestream.media.origin import router as origin_router
 from livestream.streams.router import router as streams_router
@@ -45,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = Container.build(settings)
+        # Routers reach these by type through the HTTP kit; tests and tools use the container itself.
         app.state.container = container
+        app.state.provided = container.provided_objects()
         await container.start()
         try:
             yield

@@ -13,10 +13,14 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from livestream.config import Settings
+from livestream.db import Database
+from livestream.http.deps import lookup
 from livestream.streams.repository import StreamRepository
 from livestream.streams.service import Urls
 
 # Paths the SPA must never swallow: unknown API routes stay JSON 404s.
+_TITLE = re.compile(r"<title>.*?</title>", flags=re.DOTALL)
 _RESERVED_PREFIXES = ("/api/", "/hls/", "/ws/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
 
 
@@ -59,13 +63,14 @@ async def _watch_tags(request: Request, stream_id: str) -> dict[str, str]:
         sid = uuid.UUID(stream_id)
     except ValueError:
         return {}
-    container = request.app.state.container
-    async with container.db.sessionmaker() as session:
+    db = lookup(request, Database)
+    settings = lookup(request, Settings)
+    async with db.sessionmaker() as session:
         found = await StreamRepository(session).get_with_creator(sid)
     if found is None:
         return {}
     stream, creator = found
-    urls = Urls(container.settings.public_url)
+    urls = Urls(settings.public_url)
     name = creator.display_name or creator.username
     live = stream.status == "live"
     tags = {
@@ -74,7 +79,7 @@ async def _watch_tags(request: Request, stream_id: str) -> dict[str, str]:
         "og:title": f"{stream.title} — {name}",
         "og:description": stream.description
         or (f"{name} is live now on LiveStream Pro" if live else f"A past stream by {name} on LiveStream Pro"),
-        "og:url": f"{container.settings.public_url.rstrip('/')}/watch/{sid}",
+        "og:url": f"{settings.public_url.rstrip('/')}/watch/{sid}",
         "twitter:card": "summary_large_image" if live else "summary",
     }
     if live:
@@ -90,9 +95,9 @@ def _inject(index_html: str, tags: dict[str, str]) -> str:
         for key, value in tags.items()
     ]
     head = "\n    ".join(lines)
-    page = re.sub(
-        r"<title>.*?</title>", f"<title>{html.escape(tags['og:title'])}</title>", index_html, count=1, flags=re.DOTALL
-    )
+    title = f"<title>{html.escape(tags['og:title'])}</title>"
+    # A function, not a template: user text (a backslash in a title) must never be read as regex syntax.
+    page = _TITLE.sub(lambda _match: title, index_html, count=1)
     return page.replace("</head>", f"    {head}\n  </head>", 1)
 
 

@@ -1,8 +1,7 @@
-"""Dependencies shared by every router: the request's session, services, and the signed-in user."""
+"""Who is asking: the auth service on the request's session, and the signed-in user for routers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -10,78 +9,49 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livestream.api.container import Container
 from livestream.auth.errors import InvalidToken
 from livestream.auth.repository import TokenRepository
 from livestream.auth.service import AuthService
 from livestream.auth.throttle import LoginThrottle
-from livestream.errors import AppError
-from livestream.security import AccessClaims
+from livestream.config import Settings
+from livestream.http.deps import SessionDep, SettingsDep, provided
+from livestream.ratelimit import Counters
+from livestream.security import AccessClaims, JWTCodec
 from livestream.users.models import User
 from livestream.users.repository import UserRepository
 
-
-# Every dependency is async: FastAPI runs sync ones in a thread pool, a thread hop per request each.
-async def get_container(request: Request) -> Container:
-    container: Container = request.app.state.container
-    return container
+CodecDep = Annotated[JWTCodec, Depends(provided(JWTCodec))]
+CountersDep = Annotated[Counters, Depends(provided(Counters))]
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
-
-
-async def get_session(container: ContainerDep) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: services flush, this commits once the handler returns."""
-    async with container.db.sessionmaker() as session:
-        try:
-            yield session
-        except AppError as exc:
-            if exc.keeps_changes:
-                await session.commit()
-            else:
-                await session.rollback()
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
-            for callback in session.info.pop("after_commit", []):
-                await callback()
-
-
-def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
-    """Run a side effect (disconnecting a publisher, a publish) only once the request's writes are committed."""
-    session.info.setdefault("after_commit", []).append(callback)
-
-
-# scope="function": commit before the response is sent, so a client never sees an uncommitted result.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
-def auth_service(session: AsyncSession, container: Container, throttle: LoginThrottle | None = None) -> AuthService:
+def make_auth_service(
+    session: AsyncSession, settings: Settings, codec: JWTCodec, throttle: LoginThrottle | None = None
+) -> AuthService:
     """The auth service on a session: for requests (with the login throttle) and for WebSockets (without)."""
-    settings = container.settings
     return AuthService(
         users=UserRepository(session),
         tokens=TokenRepository(session),
-        codec=container.codec,
+        codec=codec,
         secret_key=settings.secret_key,
         refresh_lifetime=timedelta(days=settings.refresh_token_days),
         throttle=throttle,
     )
 
 
-async def get_auth_service(session: SessionDep, container: ContainerDep) -> AuthService:
-    settings = container.settings
-    throttle = LoginThrottle(
-        counters=container.counters,
+def login_throttle(settings: Settings, counters: Counters) -> LoginThrottle:
+    return LoginThrottle(
+        counters=counters,
         secret_key=settings.secret_key,
         max_per_account=settings.login_max_failures_per_account,
         max_per_address=settings.login_max_failures_per_address,
         window_seconds=settings.login_lockout_seconds,
     )
-    return auth_service(session, container, throttle)
+
+
+async def get_auth_service(
+    session: SessionDep, settings: SettingsDep, codec: CodecDep, counters: CountersDep
+) -> AuthService:
+    return make_auth_service(session, settings, codec, login_throttle(settings, counters))
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

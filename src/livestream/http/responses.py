@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from livestream.api.errors import ErrorBody
+from livestream.http.errors import ErrorBody
 
 _DESCRIPTIONS = {
     400: "Invalid input (VALIDATION_ERROR, INVALID_JSON, or a domain code)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, Query
 
 from livestream.pagination import Cursor
 
@@ -21,3 +21,6 @@ async def page_params(
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page")] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=Cursor.decode(cursor) if cursor else None)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]

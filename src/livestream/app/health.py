@@ -6,8 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
-from livestream.api.deps import ContainerDep
-from livestream.api.errors import error_response
+from livestream.http.deps import DatabaseDep, SettingsDep
+from livestream.http.errors import error_response
 from livestream.logging import get_logger
 
 router = APIRouter(tags=["health"])
@@ -21,17 +21,17 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", operation_id="readyz", responses={503: {"description": "A dependency is unreachable"}})
-async def readyz(request: Request, container: ContainerDep) -> JSONResponse:
+async def readyz(request: Request, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     """The database (and Redis, when configured) answer."""
     checks: dict[str, str] = {}
     try:
-        await container.db.ping()
+        await db.ping()
         checks["database"] = "ok"
     except Exception as exc:  # any driver error means not ready
         log.warning("readyz_database_failed", error=type(exc).__name__)
         checks["database"] = "unreachable"
-    if container.settings.redis_url:
-        client = Redis.from_url(container.settings.redis_url, socket_connect_timeout=2)
+    if settings.redis_url:
+        client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
         try:
             await client.ping()
             checks["redis"] = "ok"

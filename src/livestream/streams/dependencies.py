@@ -1,0 +1,24 @@
+"""The stream and stream-key services on the request's session."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from livestream.http.deps import SessionDep, SettingsDep
+from livestream.streams.keys import StreamKeyCipher
+from livestream.streams.repository import StreamKeyRepository, StreamRepository
+from livestream.streams.service import StreamKeyService, StreamService, Urls
+
+
+async def get_stream_service(session: SessionDep, settings: SettingsDep) -> StreamService:
+    return StreamService(StreamRepository(session), Urls(settings.public_url))
+
+
+async def get_stream_key_service(session: SessionDep, settings: SettingsDep) -> StreamKeyService:
+    return StreamKeyService(StreamKeyRepository(session), StreamKeyCipher(settings.secret_key))
+
+
+StreamServiceDep = Annotated[StreamService, Depends(get_stream_service)]
+StreamKeyServiceDep = Annotated[StreamKeyService, Depends(get_stream_key_service)]
