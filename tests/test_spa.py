@@ -3,6 +3,7 @@ and API paths never do."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import httpx
@@ -77,3 +78,22 @@ async def test_watch_page_for_unknown_stream_is_the_plain_app(client: httpx.Asyn
     assert page.status_code == 200
     assert 'id="root"' in page.text
     assert "og:title" not in page.text
+
+
+@pytest.mark.parametrize("title", ["back\\1slash", "group \\g<0> ref", "trailing \\"])
+async def test_watch_page_takes_backslashes_in_user_text(app: object, client: httpx.AsyncClient, title: str) -> None:
+    """User text is never read as a regex replacement template (it once answered 500)."""
+    from tests.api.helpers import bearer, quick_user
+
+    user, token = await quick_user(app)
+    created = await client.post("/api/streams", json={"title": "plain"}, headers=bearer(token))
+    sid = created.json()["stream_id"]
+    patched = await client.patch(f"/api/streams/{sid}", json={"title": title}, headers=bearer(token))
+    assert patched.status_code == 200
+    renamed = await client.put(
+        f"/api/users/{user['user_id']}", json={"display_name": "Name \\2"}, headers=bearer(token)
+    )
+    assert renamed.status_code == 200
+    page = await client.get(f"/watch/{sid}")
+    assert page.status_code == 200
+    assert f"<title>{html.escape(title)} — Name \\2</title>" in page.text
