@@ -39,3 +39,17 @@ def test_settings_come_from_ls_environment(monkeypatch: pytest.MonkeyPatch) -> N
 def test_lockout_can_never_exceed_fifteen_minutes() -> None:
     with pytest.raises(ValueError, match="less than or equal"):
         Settings(env="test", login_lockout_seconds=3600)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", []),
+        ("10.0.0.1", ["10.0.0.1"]),
+        ("10.0.0.1, 10.0.1.0/24", ["10.0.0.1", "10.0.1.0/24"]),
+        ('["::1"]', ["::1"]),
+    ],
+)
+def test_trusted_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]) -> None:
+    monkeypatch.setenv("LS_TRUSTED_PROXIES", raw)
+    assert Settings(env="test").trusted_proxies == expected

@@ -33,10 +33,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="HTTP port (default LS_PORT)")] = None,
     migrate: Annotated[bool, typer.Option(help="Apply database migrations first")] = False,
 ) -> None:
-    """Start the single-node server: API, web app and (later) RTMP ingest in one process."""
+    """Start the single-node server: API, chat, web app, RTMP ingest and HLS origin in one process."""
     import uvicorn
 
-    from livestream.api.app import create_app
+    from livestream.app.factory import create_app
     from livestream.chat.gateway import MAX_FRAME_BYTES
     from livestream.migrate import upgrade
     from livestream.realtime.raw_socket import FastWebSocketProtocol
@@ -50,8 +50,9 @@ def serve(
         port=port or settings.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or "127.0.0.1",
+        # X-Forwarded-* only from the proxies the operator named; uvicorn would otherwise trust 127.0.0.1.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
         loop="uvloop",
         http="httptools",
         # Chat: the hub writes pre-framed messages to each socket (docs/decisions.md, D9). No compression:
@@ -77,7 +78,7 @@ def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "
 @app.command()
 def openapi(output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout")] = None) -> None:
     """Print the OpenAPI schema (the web app generates its API types from it)."""
-    from livestream.api.app import create_app
+    from livestream.app.factory import create_app
 
     # The schema does not depend on secrets; a throwaway one avoids touching var/.
     settings = load_settings(env="development", secret_key=secrets.token_urlsafe(48))

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     rtmp_enabled: bool = True
     rtmp_host: str = "0.0.0.0"  # noqa: S104 - encoders connect from other machines
     rtmp_public_url: str | None = None  # what creators paste into OBS; derived from public_url when unset
+    # Open RTMP connections one client address may hold (refused past it); raise it behind a NAT or a restreamer.
+    rtmp_max_connections_per_ip: int = Field(default=10, ge=1, le=100_000)
     ffmpeg: str | None = None  # default: the binary shipped in the imageio-ffmpeg wheel
     transcode: Literal["abr", "passthrough"] = "abr"
     # The top rung; 720 suits 2-core hosts, where a 1080p ladder cannot keep up in real time.
@@ -58,7 +60,11 @@ class Settings(BaseSettings):
     thumbnail_seconds: int = Field(default=10, ge=5, le=60)
     log_level: str = "INFO"
     log_json: bool = True
-    trusted_proxies: list[str] = Field(default_factory=list)
+    # Proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed; empty: none,
+    # and the client address is the connection's. Comma-separated or a JSON list.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Request bodies larger than this are refused with 413 before they are read.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
     # Realtime (chat, viewer counts). Browser origins allowed to open WebSockets besides the page's own
     # origin; empty means just LS_PUBLIC_URL. Comma-separated or a JSON list.
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -72,9 +78,9 @@ class Settings(BaseSettings):
     ws_send_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
     ws_ping_interval_seconds: float = Field(default=10.0, ge=1, le=60)
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):

@@ -20,7 +20,7 @@ from livestream.chat.router import router as chat_router
 from livestream.config import Settings, get_settings
 from livestream.follows.router import router as follows_router
 from livestream.http.errors import install_error_handlers
-from livestream.http.middleware import RequestContextMiddleware
+from livestream.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from livestream.logging import configure_logging
 from livestream.media.origin import router as origin_router
 from livestream.streams.router import router as streams_router
@@ -28,10 +28,12 @@ from livestream.users.router import router as users_router
 
 
 class LiveStreamApp(FastAPI):
+    max_body_bytes = 1024 * 1024
+
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, so even the 500 that Starlette's ServerErrorMiddleware renders carries the request id
-        # and the security headers, and is logged with its status.
-        return RequestContextMiddleware(super().build_middleware_stack())
+        # and the security headers, and is logged with its status; the body limit inside it, so its 413 does too.
+        return RequestContextMiddleware(BodyLimitMiddleware(super().build_middleware_stack(), self.max_body_bytes))
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )
+    app.max_body_bytes = settings.max_body_bytes
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(auth_router)

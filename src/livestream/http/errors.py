@@ -98,6 +98,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError | ValueError):
+            # FastAPI's "error parsing the body": JSON nested deeper than the parser goes, or undecodable bytes.
+            return error_response(request, 400, "INVALID_JSON", "The request body is not valid JSON")
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
         return error_response(

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids, one access-log line per request, security headers."""
+"""Pure ASGI middleware: request ids, one access-log line per request, security headers, body limits."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import uuid
 from typing import Any
 
 import structlog
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from livestream.http.errors import error_response
 from livestream.logging import get_logger
 
 log = get_logger("livestream.access")
@@ -93,4 +96,55 @@ def _incoming_request_id(scope: Scope) -> str | None:
             candidate = value.decode("latin-1")
             # Honour the caller's id only when it is safe to echo into logs and headers.
             return candidate if _REQUEST_ID_RE.match(candidate) else None
+    return None
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over ``max_bytes`` with 413: a declared length at once, before any byte is read;
+    a chunked body as soon as what arrived passes the limit (the handler reading it gets the 413)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            # Connection: close, so the server drops the unread body instead of draining it for keep-alive.
+            response = error_response(
+                Request(scope),
+                413,
+                "PAYLOAD_TOO_LARGE",
+                f"The request body is larger than {self.max_bytes} bytes",
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+        limit = self.max_bytes
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise HTTPException(
+                        413, f"The request body is larger than {limit} bytes", headers={"Connection": "close"}
+                    )
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the HTTP parser refuses these before we see them
     return None
