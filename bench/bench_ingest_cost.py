@@ -116,6 +116,8 @@ def _start_server(workdir: Path) -> tuple[Server, int, Path]:
         LS_TRANSCODE="passthrough",
         LS_RTMP_HOST="127.0.0.1",
         LS_RTMP_PORT=str(rtmp_port),
+        # Every publisher connects from 127.0.0.1; the default cap (10 per address) would be the limit here.
+        LS_RTMP_MAX_CONNECTIONS_PER_IP="1000",
     )
     argv = [sys.executable, "-m", "livestream", "serve", "--migrate"]
     return Server.start("server", argv, port=port, env=env, workdir=workdir, health_path="/healthz"), rtmp_port, media

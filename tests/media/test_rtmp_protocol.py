@@ -57,6 +57,7 @@ async def server(handler: RecordingHandler, limits: RTMPLimits) -> AsyncIterator
         handshake_timeout=HANDSHAKE_TIMEOUT,
         idle_timeout=IDLE_TIMEOUT,
         max_connections=20,
+        max_connections_per_ip=20,  # every client here is 127.0.0.1; the per-address cap has its own tests
         limits=limits,
     )
     await rtmp.start()

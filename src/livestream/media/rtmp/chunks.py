@@ -1,10 +1,12 @@
 """RTMP chunk stream: splitting messages into chunks and putting them back together (RTMP spec §5.3).
 
-``ChunkDecoder`` is sans-IO: feed it bytes as they arrive, it returns the messages they complete. It handles all
-four chunk header types (fmt 0–3), one-, two- and three-byte basic headers, extended timestamps (also on fmt-3
-chunks, whether or not the peer repeats them there), Set Chunk Size and Abort, and enforces per-connection limits
-(message size, chunk size, number of chunk streams, bytes held in partly received messages). Any violation raises
-``ChunkError``; the connection is then closed, so the decoder does not try to recover.
+``ChunkDecoder`` is sans-IO: feed it bytes as they arrive, it returns the messages they complete (or take them one
+at a time with ``receive`` and ``next_message``, so that limits changed after a message, such as at a publish,
+apply to the very next chunk). It handles all four chunk header types (fmt 0–3), one-, two- and three-byte basic
+headers, extended timestamps (also on fmt-3 chunks, whether or not the peer repeats them there), Set Chunk Size
+and Abort, and enforces per-connection limits (message size, chunk size, number of chunk streams, bytes held in
+partly received messages). Any violation raises ``ChunkError``; the connection is then closed, so the decoder does
+not try to recover.
 
 ``ChunkEncoder`` writes messages with a fmt-0 header and fmt-3 continuation chunks.
 """
@@ -93,39 +95,61 @@ class ChunkDecoder:
     def chunk_streams(self) -> int:
         return len(self._streams)
 
+    def set_limits(self, *, max_message_size: int, max_chunk_size: int, max_pending_bytes: int) -> None:
+        """Change the limits; they apply from the next chunk header (a message under way keeps its length)."""
+        self.max_message_size = max_message_size
+        self.max_chunk_size = min(max_chunk_size, MAX_CHUNK_SIZE)
+        self.max_pending_bytes = max_pending_bytes
+
     def feed(self, data: bytes) -> list[Message]:
         """Take the next bytes of the connection; return the messages they complete, in order."""
-        buf = self._buffer
-        buf += data
+        self.receive(data)
         messages: list[Message] = []
+        while (message := self.next_message()) is not None:
+            messages.append(message)
+        return messages
+
+    def receive(self, data: bytes) -> None:
+        """Take the next bytes of the connection without parsing them: ``next_message`` does.
+
+        Whole chunks are parsed as soon as they are here, so what waits unparsed between two calls of
+        ``next_message`` is at most one partial chunk (never more than the message it belongs to) plus ``data``.
+        """
+        self._buffer += data
+
+    def next_message(self) -> Message | None:
+        """Parse chunks until one completes a message and return it; None once the bytes received complete none."""
+        buf = self._buffer
         pos = 0
+        message: Message | None = None
         try:
-            while True:
-                consumed = self._chunk(buf, pos, messages)
+            while message is None:
+                consumed, message = self._chunk(buf, pos)
                 if consumed == 0:
                     break
                 pos += consumed
         finally:
-            del buf[:pos]
-        return messages
+            del buf[:pos]  # cheap: a bytearray drops its head without copying the rest
+        return message
 
-    def _chunk(self, buf: bytearray, pos: int, messages: list[Message]) -> int:
-        """Parse one whole chunk at ``pos``: its size, or 0 when the buffer does not hold all of it yet."""
+    def _chunk(self, buf: bytearray, pos: int) -> tuple[int, Message | None]:
+        """Parse one whole chunk at ``pos``: its size (0 when the buffer does not hold all of it yet) and the message
+        it completes, if any."""
         available = len(buf) - pos
         if available < 1:
-            return 0
+            return 0, None
         first = buf[pos]
         fmt = first >> 6
         csid = first & 0x3F
         header = 1
         if csid == 0:
             if available < 2:
-                return 0
+                return 0, None
             csid = 64 + buf[pos + 1]
             header = 2
         elif csid == 1:
             if available < 3:
-                return 0
+                return 0, None
             csid = 64 + buf[pos + 1] + (buf[pos + 2] << 8)
             header = 3
 
@@ -141,7 +165,7 @@ class ChunkDecoder:
 
         size = _HEADER_SIZE[fmt]
         if available < header + size:
-            return 0
+            return 0, None
         at = pos + header
         field = 0
         length = stream.length if stream is not None else 0
@@ -160,13 +184,13 @@ class ChunkDecoder:
         extended_value = 0
         if fmt <= 2 and field == EXTENDED:
             if available < header + 4:
-                return 0
+                return 0, None
             extended = True
             extended_value = _U32.unpack_from(buf, pos + header)[0]
             header += 4
         elif fmt == 3 and stream is not None and stream.extended:
             if available < header + 4:
-                return 0
+                return 0, None
             value = _U32.unpack_from(buf, pos + header)[0]
             if not in_progress:
                 # A fmt-3 chunk starting a message carries the extended field, the delta in force (ffmpeg
@@ -183,7 +207,7 @@ class ChunkDecoder:
         received = len(stream.buffer) if stream is not None and stream.buffer is not None else 0
         take = min(self.chunk_size, length - received)
         if available < header + take:
-            return 0
+            return 0, None
 
         # The whole chunk is here: commit the header to the chunk stream's state.
         if stream is None:
@@ -220,8 +244,8 @@ class ChunkDecoder:
             self._pending -= stream.length
             message = Message(csid, stream.type_id, stream.stream_id, stream.timestamp, payload)
             self._control(message)
-            messages.append(message)
-        return header + take
+            return header + take, message
+        return header + take, None
 
     def _control(self, message: Message) -> None:
         """Set Chunk Size and Abort change how the following bytes parse, so they act here at once."""

@@ -2,7 +2,9 @@
 
 The connection reads a block from the socket, decodes the messages it completes and hands each to the session,
 awaiting it, before it reads again: a slow consumer stops the reads, TCP flow control then stops the publisher,
-and nothing queues up in between. Everything that can grow is bounded by ``RTMPLimits``.
+and nothing queues up in between. Everything that can grow is bounded by ``RTMPLimits``: until a publish is
+accepted (its stream key checked) by the tight ``pre_publish_*`` limits, which fit the handshake and the
+connect/createStream/publish commands and no media; from then on by the limits an encoder needs.
 """
 
 from __future__ import annotations
@@ -59,12 +61,22 @@ _U32 = struct.Struct(">I")
 class RTMPLimits:
     """Per-connection limits; the defaults suit OBS, ffmpeg and hardware encoders at any sane bitrate."""
 
+    # Once a publish is accepted (and for the rest of the connection: its key was checked).
     max_message_size: int = 8 * 1024 * 1024  # one audio/video/data message
     max_chunk_size: int = MAX_CHUNK_SIZE  # a larger Set Chunk Size closes the connection
     max_chunk_streams: int = 64
     max_pending_bytes: int = 16 * 1024 * 1024  # held in partly received messages, all chunk streams together
+    # Before it, the peer is anyone who can reach the port: it gets what the handshake and connect, createStream
+    # and publish need and nothing more, so that a crowd of unauthenticated connections costs a few hundred KiB
+    # each instead of the 24 MiB above (16 MiB of partial messages and 8 MiB of read-ahead).
+    pre_publish_max_message_size: int = 64 * 1024  # those commands take a few hundred bytes; media waits for publish
+    pre_publish_max_chunk_size: int = 64 * 1024  # encoders announce 4096 (ffmpeg, OBS) to 60000 (SRS) here
+    pre_publish_max_pending_bytes: int = 64 * 1024  # all partly received messages together
+    pre_publish_read_ahead_bytes: int = 64 * 1024  # plus the one read (read_size) that crosses it
+    # From the accept (or an unpublish) to a publish: how long an unauthenticated connection may live. ffmpeg and
+    # OBS publish within a round trip or two of connecting.
+    publish_timeout: float = 10.0
     max_streams: int = 8  # createStream calls
-    publish_timeout: float = 30.0  # from the end of the handshake (or an unpublish) to a publish
     read_size: int = 64 * 1024
     # Read ahead of processing: the socket is drained into memory up to this much, so when an encoder closes
     # (often with a reset, if our acknowledgements sit unread) the media already received is not lost with the
@@ -139,15 +151,16 @@ class RTMPConnection:
         self.client = _peer(writer)
         self.stats = IngestStats()
         self._decoder = ChunkDecoder(
-            max_message_size=limits.max_message_size,
-            max_chunk_size=limits.max_chunk_size,
+            max_message_size=limits.pre_publish_max_message_size,
+            max_chunk_size=limits.pre_publish_max_chunk_size,
             max_chunk_streams=limits.max_chunk_streams,
-            max_pending_bytes=limits.max_pending_bytes,
+            max_pending_bytes=limits.pre_publish_max_pending_bytes,
         )
+        self._read_ahead_bytes = limits.pre_publish_read_ahead_bytes
         self._encoder = ChunkEncoder()
         self._task: asyncio.Task[Any] | None = None
         self._started = time.monotonic()
-        self._publish_deadline = 0.0
+        self._publish_deadline = self._started + limits.publish_timeout
         self._app: str | None = None
         self._streams: set[int] = set()
         self._next_stream_id = 1
@@ -211,7 +224,6 @@ class RTMPConnection:
             log.warning("rtmp_handshake_failed", client=self.client, error=f"connection lost ({type(exc).__name__})")
             return "handshake incomplete"
         self.bytes_in = result.bytes_read
-        self._publish_deadline = time.monotonic() + self._limits.publish_timeout
         try:
             await self._serve()
         except _Close as exc:
@@ -278,7 +290,7 @@ class RTMPConnection:
         """Move bytes from the socket into ``queue`` as they arrive, stamped with their arrival time."""
         try:
             while True:
-                while self._queued_bytes >= self._limits.read_ahead_bytes:
+                while self._queued_bytes >= self._read_ahead_bytes:
                     self._queue_space.clear()
                     await self._queue_space.wait()
                 data = await self._reader.read(self._limits.read_size)
@@ -330,7 +342,9 @@ class RTMPConnection:
             if self.bytes_in - self._last_ack >= self._ack_window:
                 self._last_ack = self.bytes_in
                 await self._send(CONTROL_CHUNK_STREAM, ACKNOWLEDGEMENT, 0, _U32.pack(self.bytes_in & 0xFFFFFFFF))
-            for message in self._decoder.feed(data):
+            # One message at a time: a publish accepted by one message lifts the limits for the next.
+            self._decoder.receive(data)
+            while (message := self._decoder.next_message()) is not None:
                 await self._dispatch(message, wall, now)
                 if self._kick_reason is not None:
                     raise _Close(self._kick_reason)
@@ -561,11 +575,23 @@ class RTMPConnection:
             await self._status(stream_id, "error", "NetStream.Publish.BadName", "internal error")
             raise _Close("publish rejected: internal error") from exc
         self._session = session
+        self._lift_limits()
         log.info("rtmp_publish_started", client=self.client, app=app, key_id=key_id, stream_id=stream_id)
         if self._kick_reason is not None:
             raise _Close(self._kick_reason)
         await self._send(CONTROL_CHUNK_STREAM, USER_CONTROL, 0, _U16.pack(STREAM_BEGIN) + _U32.pack(stream_id))
         await self._status(stream_id, "status", "NetStream.Publish.Start", "Publishing live.")
+
+    def _lift_limits(self) -> None:
+        """The key is checked: from the next chunk on, the limits an encoder needs (kept after an unpublish)."""
+        limits = self._limits
+        self._decoder.set_limits(
+            max_message_size=limits.max_message_size,
+            max_chunk_size=limits.max_chunk_size,
+            max_pending_bytes=limits.max_pending_bytes,
+        )
+        self._read_ahead_bytes = limits.read_ahead_bytes
+        self._queue_space.set()
 
     # --- writing -----------------------------------------------------------------------------------------
 

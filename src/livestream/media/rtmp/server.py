@@ -2,9 +2,10 @@
 
 The server speaks enough RTMP for OBS, ffmpeg and librtmp-based encoders to publish; the application decides who
 may publish (``PublishHandler.authorize``) and consumes the FLV tags (``PublishSession``). Each connection is
-bounded in time (handshake, publish and idle timeouts) and memory (``RTMPLimits``); a misbehaving client is
-logged with its address and closed while everyone else keeps streaming. Stream keys never reach the log: a short
-keyed hash (``key_id``) stands in for them.
+bounded in time (handshake, publish and idle timeouts) and memory (``RTMPLimits``, much tighter until a publish is
+accepted); the server as a whole by a number of connections, and by a number per client address so that one
+host cannot take them all. A misbehaving client is logged with its address and closed while everyone else keeps
+streaming. Stream keys never reach the log: a short keyed hash (``key_id``) stands in for them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import os
 from collections.abc import Collection
 
@@ -33,6 +35,19 @@ __all__ = [
 log = get_logger("livestream.rtmp")
 
 
+def client_address(writer: asyncio.StreamWriter) -> str:
+    """The peer's IP address, an IPv4 client on a dual-stack socket counted as its IPv4 address."""
+    peer = writer.get_extra_info("peername")
+    host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
 class RTMPServer:
     def __init__(
         self,
@@ -43,6 +58,7 @@ class RTMPServer:
         handshake_timeout: float = 10.0,
         idle_timeout: float = 30.0,
         max_connections: int = 1000,
+        max_connections_per_ip: int = 10,
         apps: Collection[str] = ("live",),
         limits: RTMPLimits | None = None,
     ) -> None:
@@ -53,10 +69,14 @@ class RTMPServer:
         self.handshake_timeout = handshake_timeout
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
+        # Encoders publish one stream per connection; a host with more than this many open is holding sockets (and
+        # their buffers) for something else. Behind a NAT or a restreaming service, raise it.
+        self.max_connections_per_ip = max_connections_per_ip
         self.apps = frozenset(apps)
         self.limits = limits or RTMPLimits()
         self._server: asyncio.Server | None = None
         self._connections: set[RTMPConnection] = set()
+        self._per_address: dict[str, int] = {}  # open connections by client address; none left at zero
         self._live: dict[tuple[str, str], RTMPConnection] = {}
         self._stopping = False
         # Per-process secret for key_id: log lines can be correlated, keys cannot be guessed back from them.
@@ -75,6 +95,10 @@ class RTMPServer:
     @property
     def publishers(self) -> int:
         return len(self._live)
+
+    def connections_from(self, address: str) -> int:
+        """Open connections from one client address (as ``client_address`` spells it)."""
+        return self._per_address.get(address, 0)
 
     def key_id(self, stream_key: str) -> str:
         """What the logs show instead of a stream key."""
@@ -112,13 +136,26 @@ class RTMPServer:
             idle_timeout=self.idle_timeout,
             limits=self.limits,
         )
-        if self._stopping or len(self._connections) >= self.max_connections:
-            reason = "server stopping" if self._stopping else "too many connections"
+        address = client_address(writer)
+        reason: str | None = None
+        if self._stopping:
+            reason = "server stopping"
+        elif len(self._connections) >= self.max_connections:
+            reason = "too many connections"
+        elif self._per_address.get(address, 0) >= self.max_connections_per_ip:
+            reason = "too many connections from this address"
+        if reason is not None:
             log.warning("rtmp_connection_refused", client=connection.client, reason=reason)
             writer.transport.abort()
             return
         self._connections.add(connection)
+        self._per_address[address] = self._per_address.get(address, 0) + 1
         try:
             await connection.run()
         finally:
             self._connections.discard(connection)
+            left = self._per_address[address] - 1
+            if left:
+                self._per_address[address] = left
+            else:
+                del self._per_address[address]
