@@ -28,9 +28,13 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from bench.harness import ROOT, BenchError
+
+if TYPE_CHECKING:  # the server's modules load lazily, after the benchmark has cleared the caller's LS_* settings
+    from livestream.media.ingest import IngestManager, LivePipeline
+    from livestream.media.rtmp.stats import IngestStats
 
 LOOPBACK = "127.0.0.1"
 SEGMENT_S = 1.0  # LS_HLS_SEGMENT_SECONDS default
@@ -683,7 +687,7 @@ class LiveApp:
     async def __aenter__(self) -> LiveApp:
         import httpx
 
-        from livestream.api.app import create_app
+        from livestream.app.factory import create_app
 
         self.app = create_app(self.settings)
         if self.http_port is None:
@@ -735,9 +739,9 @@ class LiveApp:
     def rtmp_port(self) -> int:
         return int(self.container.rtmp.port)
 
-    def pipeline_for_user(self, user_id: str) -> Any:
-        # No public accessor yet: IngestManager keeps its pipelines in _by_user (see the report's hook request).
-        return self.container.ingest._by_user.get(uuid.UUID(user_id))
+    def pipeline_for_user(self, user_id: str) -> LivePipeline | None:
+        ingest: IngestManager = self.container.ingest
+        return ingest.pipeline_for_user(uuid.UUID(user_id))
 
     async def live_stream(self, user_id: str) -> dict[str, Any] | None:
         response = await self.client.get("/api/streams", params={"status": "live", "user_id": user_id})
@@ -762,18 +766,24 @@ async def wait_until(predicate: Callable[[], Awaitable[T | None]], timeout_s: fl
 
 @dataclass
 class ArrivalLog:
-    """Video tags' wall-clock arrivals at the RTMP server, copied from the connection's IngestStats (it keeps the
-    last 1024 tags: 14 s at 30 fps with AAC audio, so it is copied every 0.2 s)."""
+    """Video tags' wall-clock arrivals at the RTMP server, read from the connection's IngestStats (it keeps the
+    last 1024 tags: 14 s at 30 fps with AAC audio, so the new ones are read every 0.2 s)."""
 
     connect_wall: float | None = None
     video: dict[int, float] = field(default_factory=dict)  # tag timestamp (ms) -> arrival (time.time())
-    stats: Any = None
+    stats: IngestStats | None = None
+    seen: int = 0  # tags of ``stats`` already read
+    missed: int = 0  # tags that left IngestStats' history before they were read
 
     def absorb(self) -> None:
         if self.stats is None:
             return
         self.connect_wall = self.stats.started_at
-        for arrival in list(self.stats.arrivals):
+        arrivals = self.stats.arrivals_since(self.seen)
+        total = self.stats.tags
+        self.missed += total - self.seen - len(arrivals)
+        self.seen = total
+        for arrival in arrivals:
             if arrival.tag_type == 9:
                 # The AVC sequence header shares the first frame's timestamp and comes just before it.
                 previous = self.video.get(arrival.timestamp_ms)
@@ -787,9 +797,7 @@ class ArrivalLog:
 async def collect_arrivals(app: LiveApp, user_id: str, log: ArrivalLog, stop: asyncio.Event) -> None:
     while not stop.is_set():
         if log.stats is None:
-            pipeline = app.pipeline_for_user(user_id)
-            if pipeline is not None and pipeline.control is not None:
-                log.stats = pipeline.control.stats
+            log.stats = app.container.ingest.publisher_stats(uuid.UUID(user_id))
         log.absorb()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)

@@ -1,10 +1,13 @@
-"""How a publisher connection feeds its pipeline when the encoder sends no onMetaData."""
+"""How a publisher connection feeds its pipeline, with or without onMetaData (and with nonsense in it)."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from livestream.media.ingest import AUDIO, SCRIPT, VIDEO, IngestSession, LivePipeline, _source_info
 
@@ -59,3 +62,19 @@ def test_source_info_from_metadata() -> None:
     assert (info.width, info.height, info.fps, info.video_bitrate_kbps, info.audio) == (1920, 1080, 60.0, 6000, True)
     silent = _source_info({"width": 640.0, "height": 360.0})
     assert silent.audio is False
+
+
+@pytest.mark.parametrize("key", ["width", "height", "framerate", "videodatarate", "audiodatarate"])
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, -1920.0, 0.0, 1e300, 10**400, True, "1920"])
+def test_source_info_treats_impossible_metadata_as_absent(key: str, value: object) -> None:
+    """onMetaData is the publisher's word: Infinity once raised OverflowError and closed the connection."""
+    info = _source_info({key: value})
+    assert (info.width, info.height, info.fps, info.video_bitrate_kbps) == (1280, 720, 30.0, None)
+    assert info.audio is False
+
+
+def test_source_info_keeps_plausible_extremes_and_drops_sizes_too_small_to_encode() -> None:
+    info = _source_info({"width": 7680.0, "height": 4320.0, "framerate": 240.0, "videodatarate": 100_000.0})
+    assert (info.width, info.height, info.fps, info.video_bitrate_kbps) == (7680, 4320, 240.0, 100_000)
+    tiny = _source_info({"width": 1.0, "height": 0.5})  # SourceInfo refuses these: they once raised ValueError
+    assert (tiny.width, tiny.height) == (1280, 720)

@@ -3,12 +3,17 @@
 One ``LivePipeline`` per live stream. It outlives a publisher's connection for the reconnect window, keeping
 the same ffmpeg process fed (timestamps shifted to stay monotonic), so a reconnect continues the same stream,
 the same playlists and the same recording.
+
+Tags go from the RTMP read loop to ffmpeg without touching the database: the periodic ``last_ingest_at`` write
+(what the reconciler reads after a crash) is done by one background task per manager, so a slow or locked
+database delays that write and nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,7 +28,7 @@ from livestream.logging import get_logger
 from livestream.media.ladder import SourceInfo, build_ladder
 from livestream.media.playlists import first_program_date_time
 from livestream.media.rtmp.flv import flv_header, flv_tag
-from livestream.media.rtmp.server import PublisherControl, PublishRejected, PublishSession
+from livestream.media.rtmp.server import IngestStats, PublisherControl, PublishRejected, PublishSession
 from livestream.media.transcoder import Transcoder, TranscoderError
 from livestream.streams.keys import StreamKeyCipher
 from livestream.streams.models import Stream
@@ -37,8 +42,19 @@ log = get_logger("livestream.ingest")
 AUDIO, VIDEO, SCRIPT = 8, 9, 18
 # After a reconnect the new publisher's clock restarts at zero; leave this much room after the last tag.
 RECONNECT_GAP_MS = 100
+# How often streams that received tags get their last_ingest_at written (read at run time: tests shorten it).
 TOUCH_EVERY_S = 5.0
 MAX_HELD_TAGS = 256
+# onMetaData is whatever the publisher says: figures outside these ranges (Infinity, NaN, 1e300, negative) are
+# treated as absent. Twice 8K in pixels, frame rates well past any camera, 1 Gbit/s of video.
+METADATA_RANGES: dict[str, tuple[float, float]] = {  # inclusive; zero never counts either
+    "width": (2, 16384),
+    "height": (2, 16384),
+    "framerate": (0, 1000),
+    "fps": (0, 1000),
+    "videodatarate": (0, 1_000_000),  # kbit/s
+    "audiodatarate": (0, 100_000),  # kbit/s
+}
 
 
 @dataclass
@@ -54,7 +70,8 @@ class LivePipeline:
     ending: bool = False
     end_task: asyncio.Task[None] | None = None
     ready_task: asyncio.Task[None] | None = None
-    last_touch: float = 0.0
+    # Tags were fed since the last write of last_ingest_at (the manager's touch task clears it).
+    fed_since_touch: bool = False
     renditions: list[str] = field(default_factory=list)
     # Ingest clock: wall time at which the first tag fed to the current transcoder entered the server.
     first_tag_wall: float | None = None
@@ -81,6 +98,7 @@ class IngestManager:
         self._by_user: dict[uuid.UUID, LivePipeline] = {}
         self._by_stream: dict[uuid.UUID, LivePipeline] = {}
         self._lock = asyncio.Lock()
+        self._touch_task: asyncio.Task[None] | None = None
 
     # --- RTMP PublishHandler -----------------------------------------------------------------------------
 
@@ -92,6 +110,7 @@ class IngestManager:
         if user_id is None:
             log.warning("publish_refused", reason="unknown_key", client=client)
             raise PublishRejected(description="unknown or rotated stream key")
+        self._ensure_touch_task()
         async with self._lock:
             pipeline = self._by_user.get(user_id)
             if pipeline is not None and (pipeline.control is not None or pipeline.ending):
@@ -187,12 +206,41 @@ class IngestManager:
             if pipeline.control is not None:
                 await pipeline.control.disconnect("transcoder failed")
             return
-        now = time.monotonic()
-        if now - pipeline.last_touch >= TOUCH_EVERY_S:
-            pipeline.last_touch = now
+        pipeline.fed_since_touch = True  # written by the touch task, never here: this is the RTMP read path
+
+    # --- last_ingest_at, off the read path ---------------------------------------------------------------
+
+    def _ensure_touch_task(self) -> None:
+        """Start the touch task with the first publisher (and again should it ever have ended)."""
+        if self._touch_task is None or self._touch_task.done():
+            self._touch_task = asyncio.create_task(self._touch_loop(), name="ingest-touch")
+            self._touch_task.add_done_callback(_report_touch_task_end)
+
+    async def _touch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(TOUCH_EVERY_S)
+            await self.touch_fed_streams()
+
+    async def touch_fed_streams(self) -> None:
+        """One write of ``last_ingest_at`` for every stream fed since the last; a failed write is retried next time.
+
+        The touch task calls it every ``TOUCH_EVERY_S``; the RTMP read loop never waits for it.
+        """
+        fed = [pipeline for pipeline in self._by_stream.values() if pipeline.fed_since_touch]
+        if not fed:
+            return
+        for pipeline in fed:
+            pipeline.fed_since_touch = False
+        try:
             async with self.db.sessionmaker() as session:
-                await StreamRepository(session).touch_ingest(pipeline.stream_id, utcnow())
+                streams, now = StreamRepository(session), utcnow()
+                for pipeline in fed:
+                    await streams.touch_ingest(pipeline.stream_id, now)
                 await session.commit()
+        except Exception as exc:
+            log.warning("ingest_touch_failed", streams=len(fed), error=f"{type(exc).__name__}: {exc}")
+            for pipeline in fed:
+                pipeline.fed_since_touch = True
 
     async def publisher_gone(self, pipeline: LivePipeline, reason: str) -> None:
         pipeline.control = None
@@ -277,11 +325,28 @@ class IngestManager:
         self._by_stream[stream.stream_id] = pipeline
 
     async def close(self) -> None:
+        task, self._touch_task = self._touch_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         for stream_id in list(self._by_stream):
             pipeline = self._by_stream[stream_id]
             if pipeline.end_task is not None:
                 pipeline.end_task.cancel()
             await self.end(stream_id, reason="server shutting down")
+
+    def pipeline_for_user(self, user_id: uuid.UUID) -> LivePipeline | None:
+        """The creator's pipeline: live, waiting out its reconnect window or ending; None when there is none.
+
+        ``pipeline.control`` is set while a publisher is connected (``control.stats`` are its ingest figures) and
+        ``pipeline.transcoder`` once ffmpeg runs. Read-only for callers (the benchmarks, diagnostics).
+        """
+        return self._by_user.get(user_id)
+
+    def publisher_stats(self, user_id: uuid.UUID) -> IngestStats | None:
+        """The ingest figures of the creator's connected publisher; None while none is connected."""
+        pipeline = self._by_user.get(user_id)
+        return pipeline.control.stats if pipeline is not None and pipeline.control is not None else None
 
     def pdt_offset(self, stream_id: uuid.UUID) -> float | None:
         pipeline = self._by_stream.get(stream_id)
@@ -380,12 +445,29 @@ def _pdt_offset(variant_playlists: list[Path], first_tag_wall: float | None) -> 
     return None if stamp is None else first_tag_wall - stamp.timestamp()
 
 
+def _report_touch_task_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("ingest_touch_task_died", error=repr(task.exception()))  # restarted by the next publish
+
+
+def metadata_number(metadata: dict[str, Any], key: str) -> float | None:
+    """A positive, finite, plausible figure of onMetaData (see ``METADATA_RANGES``), else None (absent)."""
+    value = metadata.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float: AMF0 never sends one, a caller might
+        return None
+    low, high = METADATA_RANGES.get(key, (0.0, math.inf))
+    return number if math.isfinite(number) and number > 0 and low <= number <= high else None
+
+
 def _source_info(metadata: dict[str, Any], *, has_audio: bool | None = None) -> SourceInfo:
     """The source as onMetaData describes it; ``has_audio`` when the tags themselves told (no metadata)."""
 
     def number(key: str) -> float | None:
-        value = metadata.get(key)
-        return float(value) if isinstance(value, int | float) and value > 0 else None
+        return metadata_number(metadata, key)
 
     width = int(number("width") or 1280)
     height = int(number("height") or 720)

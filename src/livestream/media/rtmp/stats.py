@@ -2,12 +2,13 @@
 
 Rates over wall time use a sliding window (``window`` seconds); the frame rate and keyframe interval use the
 tags' own timestamps, so they describe the stream as encoded, whatever the network did to its pacing. Each tag's
-wall-clock arrival is kept too (``last_arrival``, ``arrivals``): it is recorded before the session's ``on_tag``
-runs, so inside ``on_tag`` ``stats.last_arrival`` is the arrival of that very tag.
+wall-clock arrival is kept too (``last_arrival``, ``arrivals_since``, the last ``history`` of them): it is recorded
+before the session's ``on_tag`` runs, so inside ``on_tag`` ``stats.last_arrival`` is the arrival of that very tag.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -131,7 +132,7 @@ class IngestStats:
         self.last_video_timestamp_ms: int | None = None
         self.last_audio_timestamp_ms: int | None = None
         self.last_arrival: TagArrival | None = None
-        self.arrivals: deque[TagArrival] = deque(maxlen=history)
+        self._arrivals: deque[TagArrival] = deque(maxlen=history)
         self.metadata: dict[str, Any] = {}
         self._first_at: float | None = None
         self._bytes: deque[tuple[float, int]] = deque()
@@ -186,7 +187,7 @@ class IngestStats:
         self._prune(now)
         arrival = TagArrival(tag_type, timestamp_ms, len(payload), wall_time, keyframe)
         self.last_arrival = arrival
-        self.arrivals.append(arrival)
+        self._arrivals.append(arrival)
         return arrival
 
     def record_metadata(self, metadata: dict[str, Any]) -> None:
@@ -241,6 +242,23 @@ class IngestStats:
     @property
     def audio_codec(self) -> str | None:
         return audio_codec_name(self.audio_codec_id, self.audio_fourcc)
+
+    @property
+    def history(self) -> int:
+        """How many of the latest arrivals are kept."""
+        return self._arrivals.maxlen or 0
+
+    def arrivals_since(self, seen: int = 0) -> list[TagArrival]:
+        """The arrivals of the tags after the first ``seen`` (``tags`` counts them all), oldest first.
+
+        Only the last ``history`` are kept: a reader more than that behind gets those, and can tell what it
+        missed from ``tags``. Pass ``tags`` as it was at the previous call to read each arrival once.
+        """
+        missing = self.tags - max(0, seen)
+        if missing <= 0:
+            return []
+        kept = self._arrivals
+        return list(itertools.islice(kept, max(0, len(kept) - missing), None))
 
     @property
     def last_tag_wall_time(self) -> float | None:
