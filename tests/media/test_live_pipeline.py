@@ -16,7 +16,7 @@ import imageio_ffmpeg
 import pytest
 from fastapi import FastAPI
 
-from livestream.api.app import create_app
+from livestream.app.factory import create_app
 from livestream.config import Settings
 from livestream.media.playlists import first_program_date_time, shift_program_date_times
 from tests.api.helpers import bearer, container, quick_user

@@ -43,11 +43,6 @@ def default_ffmpeg() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
-def resolve_ffmpeg(configured: str | None = None) -> str:
-    """``LS_FFMPEG`` when set, else the wheel's binary."""
-    return configured or default_ffmpeg()
-
-
 @dataclass(frozen=True, slots=True)
 class HlsLayout:
     """Where the files of one live stream go: ``out_dir/master.m3u8``, ``out_dir/v{i}/index.m3u8`` and segments."""
