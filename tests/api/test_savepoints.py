@@ -32,7 +32,8 @@ async def test_refused_follow_keeps_earlier_writes(app: Any) -> None:
         await session.commit()
     async with container(app).db.sessionmaker() as session:
         user = await session.get(User, alice_id)
-        assert user is not None and user.display_name == "Alice before the conflict"
+        assert user is not None
+        assert user.display_name == "Alice before the conflict"
         count = len((await session.execute(select(Follow).where(Follow.follower_id == alice_id))).all())
         assert count == 1
 
@@ -52,7 +53,8 @@ async def test_second_live_stream_refused_without_losing_the_session(app: Any) -
         titles = (await session.execute(select(Stream.title).where(Stream.user_id == alice_id))).scalars().all()
         assert titles == ["first"]
         user = await session.get(User, alice_id)
-        assert user is not None and user.bio == "kept"
+        assert user is not None
+        assert user.bio == "kept"
 
 
 async def test_refused_profile_change_leaves_the_row_as_it_was(app: Any) -> None:
@@ -63,9 +65,11 @@ async def test_refused_profile_change_leaves_the_row_as_it_was(app: Any) -> None
         user = await session.get(User, uuid.UUID(alice["user_id"]))
         assert user is not None
         assert not await users.change(user, {"username": bob["username"], "bio": "never stored"})
-        assert user.username == alice["username"] and user.bio is None
+        assert user.username == alice["username"]
+        assert user.bio is None
         assert await users.change(user, {"bio": "stored"})
         await session.commit()
     async with container(app).db.sessionmaker() as session:
         user = await session.get(User, uuid.UUID(alice["user_id"]))
-        assert user is not None and (user.username, user.bio) == (alice["username"], "stored")
+        assert user is not None
+        assert (user.username, user.bio) == (alice["username"], "stored")
