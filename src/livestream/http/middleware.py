@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-import uuid
+from random import getrandbits
 from typing import Any
 
-import structlog
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from livestream.http.errors import error_response
-from livestream.logging import get_logger
+from livestream.logging import bound_logger
 
-log = get_logger("livestream.access")
+ACCESS_LOGGER = "livestream.access"
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -38,6 +39,15 @@ _BASE_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+# Encoded once: every response carries them.
+_APP_HEADERS = [*_BASE_HEADERS, (b"content-security-policy", APP_CSP.encode())]
+_DOCS_HEADERS = [*_BASE_HEADERS, (b"content-security-policy", DOCS_CSP.encode())]
+
+
+def new_request_id() -> str:
+    """32 hex digits, like a uuid4's, from the random module (reseeded in forked children): an id to find a
+    request's lines by, not a secret, so no system call per request (``uuid4`` reads the OS's random source)."""
+    return f"{getrandbits(128):032x}"
 
 
 class RequestContextMiddleware:
@@ -48,13 +58,13 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or new_request_id()
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        # Reset (not cleared) afterwards: a caller running the app in its own task keeps its context.
+        tokens = bind_contextvars(request_id=request_id)
         path: str = scope["path"]
-        csp = DOCS_CSP if path in ("/docs", "/redoc") else APP_CSP
+        extra_headers = _DOCS_HEADERS if path in ("/docs", "/redoc") else _APP_HEADERS
         start = time.perf_counter()
         status = 500
 
@@ -64,30 +74,31 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
-                headers.extend(_BASE_HEADERS)
-                headers.append((b"content-security-policy", csp.encode()))
+                headers.extend(extra_headers)
                 message["headers"] = headers
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            duration_ms = round((time.perf_counter() - start) * 1000, 2)
-            fields = {
-                "method": scope["method"],
-                "path": path,
-                "status": status,
-                "duration_ms": duration_ms,
-                "user_id": state.get("user_id"),
-                "client": (scope.get("client") or ("", 0))[0],
-            }
-            if status >= 500:
-                log.error("request", **fields)
-            elif status >= 400:
-                log.warning("request", **fields)
-            else:
-                log.info("request", **fields)
-            structlog.contextvars.clear_contextvars()
+            access = bound_logger(ACCESS_LOGGER)
+            level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+            if access.is_enabled_for(level):
+                fields = {
+                    "method": scope["method"],
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                    "user_id": state.get("user_id"),
+                    "client": (scope.get("client") or ("", 0))[0],
+                }
+                if level == logging.ERROR:
+                    access.error("request", **fields)
+                elif level == logging.WARNING:
+                    access.warning("request", **fields)
+                else:
+                    access.info("request", **fields)
+            reset_contextvars(**tokens)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -111,7 +122,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared, chunked = _body_framing(scope)
         if declared is not None and declared > self.max_bytes:
             # Connection: close, so the server drops the unread body instead of draining it for keep-alive.
             response = error_response(
@@ -122,6 +133,11 @@ class BodyLimitMiddleware:
                 headers={"Connection": "close"},
             )
             await response(scope, receive, send)
+            return
+        if not chunked:
+            # No body (no length, not chunked) or a declared length within the limit: the server delivers no
+            # more than that length, so nothing to count (every GET takes this way).
+            await self.app(scope, receive, send)
             return
         received = 0
         limit = self.max_bytes
@@ -140,11 +156,17 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
-def _content_length(scope: Scope) -> int | None:
+def _body_framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared Content-Length (None without one) and whether the body is sent in chunks (any
+    Transfer-Encoding: the server refuses codings other than chunked before we see them)."""
+    declared: int | None = None
+    chunked = False
     for name, value in scope.get("headers", []):
         if name == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None  # the HTTP parser refuses these before we see them
-    return None
+                declared = None  # the HTTP parser refuses these before we see them
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
