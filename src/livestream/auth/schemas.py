@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from livestream.users.schemas import Email, Password, Username, UserPrivate
-from livestream.validation import PlainText
+from livestream.validation import Storable
 
 
 class RegisterRequest(BaseModel):
@@ -16,15 +16,18 @@ class RegisterRequest(BaseModel):
     password: Password
 
 
+Identity = Annotated[str, Field(min_length=1, max_length=255), Storable]
+
+
 class LoginRequest(BaseModel):
     """Sign in with ``login`` (email or username); ``email`` or ``username`` are accepted as aliases."""
 
     model_config = ConfigDict(extra="forbid")
 
-    login: Annotated[PlainText, Field(min_length=1, max_length=255)] | None = None
-    email: Annotated[PlainText, Field(min_length=1, max_length=255)] | None = None
-    username: Annotated[PlainText, Field(min_length=1, max_length=255)] | None = None
-    password: Annotated[PlainText, Field(min_length=1, max_length=128)]
+    login: Identity | None = None
+    email: Identity | None = None
+    username: Identity | None = None
+    password: Annotated[str, Field(min_length=1, max_length=128), Storable]
     include_refresh_token: bool = Field(
         default=False, description="Also return the refresh token in the body (for non-browser clients)"
     )
@@ -44,7 +47,7 @@ class LoginRequest(BaseModel):
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    refresh_token: Annotated[PlainText, Field(min_length=1, max_length=200)] | None = None
+    refresh_token: Annotated[str, Field(min_length=1, max_length=200), Storable] | None = None
     include_refresh_token: bool = False
 
 

@@ -1,4 +1,5 @@
-"""Server → client frames of the chat WebSocket (docs/realtime.md), as JSON text encoded once."""
+"""Server → client frames of the chat WebSocket (docs/realtime.md), as JSON text encoded once; and the check
+that an inbound frame's text can be stored and sent."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from livestream.streams.models import Stream
+from livestream.validation import UNSTORABLE_MESSAGE, is_storable, unstorable_in
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -64,3 +66,23 @@ def error(code: str, message: str, *, nonce: str | None = None, **extra: Any) ->
 
 
 PONG = encode({"type": "pong"})
+
+
+def unstorable_refusal(raw: str, frame: dict[str, Any]) -> str | None:
+    """The ``VALIDATION_ERROR`` frame answering a client frame that holds a string no store or encoder takes (NUL,
+    a lone surrogate: as in every HTTP body, see ``livestream.validation``), or None for a frame without one.
+
+    ``json`` refuses raw control characters, so in ASCII text only a ``\\u`` escape can put either into a decoded
+    frame: most frames cost two scans of their text, and only the others are walked."""
+    if raw.isascii() and "\\u" not in raw:
+        return None
+    if not unstorable_in(frame):
+        return None
+    fields = {key: UNSTORABLE_MESSAGE for key, value in frame.items() if is_storable(key) and unstorable_in(value)}
+    nonce = frame.get("nonce")
+    return error(
+        "VALIDATION_ERROR",
+        f"{', '.join(fields) or 'frame'}: {UNSTORABLE_MESSAGE}",
+        nonce=nonce if isinstance(nonce, str) and is_storable(nonce) else None,
+        fields=fields,
+    )

@@ -4,13 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from livestream.validation import reject_nul
+from livestream.validation import CleanLine
 
 MAX_TIMEOUT_SECONDS = 14 * 24 * 3600
 MAX_MESSAGE_CHARS = 500
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(reject_nul)]
+Reason = Annotated[str, StringConstraints(max_length=200), CleanLine]
 Role = Literal["viewer", "moderator", "creator"]
 
 

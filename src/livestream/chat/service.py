@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 import uuid
 from datetime import timedelta
 
@@ -12,6 +11,7 @@ from livestream.chat.models import ChatBan, ChatModerator
 from livestream.chat.repository import ChatRepository
 from livestream.chat.schemas import MAX_MESSAGE_CHARS, BanCreate, BanOut, ChatMessage, ModeratorOut, Role
 from livestream.db import utcnow
+from livestream.errors import ValidationFailed
 from livestream.realtime.engine import Engine
 from livestream.streams.errors import StreamEnded, StreamNotFound
 from livestream.streams.models import Stream
@@ -19,6 +19,7 @@ from livestream.streams.repository import StreamRepository
 from livestream.users.errors import UserNotFound
 from livestream.users.models import User
 from livestream.users.repository import UserRepository
+from livestream.validation import clean_line
 
 
 def channel_of(stream_id: uuid.UUID) -> str:
@@ -26,8 +27,13 @@ def channel_of(stream_id: uuid.UUID) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Control characters become spaces (a chat line is one line), then the ends are trimmed."""
-    cleaned = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text).strip()
+    """A chat line as shown (``validation.clean_line``): text that cannot be stored or sent (NUL, a lone surrogate)
+    is refused; bidi overrides, zero-width spaces and the like are dropped; control characters become spaces (a
+    chat line is one line); the ends are trimmed."""
+    try:
+        cleaned = clean_line(text)
+    except ValueError as exc:
+        raise ValidationFailed(f"text {exc}", extra={"fields": {"text": str(exc)}}) from None
     if not cleaned:
         raise errors.EmptyMessage()
     if len(cleaned) > MAX_MESSAGE_CHARS:

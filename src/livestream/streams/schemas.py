@@ -4,15 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from livestream.validation import reject_nul
+from livestream.validation import CleanLine, CleanText
 
-# Constraints first, on the plain str, so stripping happens before the length checks.
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), AfterValidator(reject_nul)
-]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000), AfterValidator(reject_nul)]
+# The limits hold for the cleaned text (trimmed, without bidi overrides and the like): a blank title is refused.
+Title = Annotated[str, StringConstraints(min_length=1, max_length=255), CleanLine]
+Description = Annotated[str, StringConstraints(max_length=5000), CleanText]
 MediaState = Literal["waiting", "live", "reconnecting", "ended"]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from livestream.validation import PlainText
+from livestream.validation import CleanLine, CleanText, Storable
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_]{3,50}")
 
@@ -22,11 +22,11 @@ def _normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
-Username = Annotated[str, AfterValidator(_check_username)]
-Email = Annotated[EmailStr, Field(max_length=255), AfterValidator(_normalise_email)]
-Password = Annotated[PlainText, Field(min_length=8, max_length=128)]
-DisplayName = Annotated[PlainText, StringConstraints(strip_whitespace=True, max_length=100)]
-Bio = Annotated[PlainText, StringConstraints(strip_whitespace=True, max_length=1000)]
+Username = Annotated[str, Storable, AfterValidator(_check_username)]
+Email = Annotated[EmailStr, Field(max_length=255), Storable, AfterValidator(_normalise_email)]
+Password = Annotated[str, Field(min_length=8, max_length=128), Storable]
+DisplayName = Annotated[str, StringConstraints(max_length=100), CleanLine]
+Bio = Annotated[str, StringConstraints(max_length=1000), CleanText]
 
 
 class UserPublic(BaseModel):
@@ -61,7 +61,7 @@ class UserUpdate(BaseModel):
     display_name: DisplayName | None = None
     bio: Bio | None = None
     password: Password | None = None
-    current_password: Annotated[PlainText, Field(max_length=128)] | None = None
+    current_password: Annotated[str, Field(max_length=128), Storable] | None = None
 
 
 class UserSummary(BaseModel):
