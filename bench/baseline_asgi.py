@@ -44,15 +44,15 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
-    # The same settings as livestream.cli.serve (proxy_headers and forwarded_allow_ips included).
+    # The same settings as livestream.cli.serve with its defaults: no trusted proxy (LS_TRUSTED_PROXIES empty), so
+    # no proxy-headers middleware, as in the app.
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        proxy_headers=False,
         loop="uvloop",
         http="httptools",
     )
