@@ -6,6 +6,7 @@ Routers never import this module: they ask the HTTP kit for one object by its ty
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,9 @@ from livestream.realtime.engine import Engine
 from livestream.realtime.factory import make_engine
 from livestream.realtime.hub import Hub
 from livestream.security import JWTCodec
+from livestream.streams.service import Urls
+from livestream.streams.views import StreamViews
+from livestream.users.views import ProfileViews
 
 
 @dataclass
@@ -36,6 +40,8 @@ class Container:
     engine: Engine
     hub: Hub
     events: StreamEvents
+    stream_views: StreamViews
+    profile_views: ProfileViews
     codec: JWTCodec
     live_status: LiveStatusCache
     ingest: IngestManager
@@ -47,7 +53,10 @@ class Container:
         db = Database(settings.database_url)
         engine = make_engine(settings.redis_url)
         hub = Hub(engine, presence_ttl=settings.presence_ttl_seconds, count_frame=frames.viewers)
-        events = StreamEvents(engine, db)
+        # Viewer counts in API answers: the memory engine counts in this process, exactly; the Redis engine's
+        # count is a round trip, shared for half a second (as a viewer may see it: at most 1 s old).
+        events = StreamEvents(engine, db, count_max_age=0.0 if settings.redis_url is None else 0.5)
+        stream_views = StreamViews(db, Urls(settings.public_url), events.viewer_count)
         codec = JWTCodec(
             secret_key=settings.secret_key,
             issuer=settings.jwt_issuer,
@@ -59,15 +68,29 @@ class Container:
         def auth(session: AsyncSession) -> AuthService:
             return make_auth_service(session, settings, codec)
 
+        async def authenticate(session: AsyncSession, token: str) -> uuid.UUID:
+            user, _ = await auth(session).authenticate(token)
+            return user.user_id
+
+        # A stream's view shows its creator's name: an account change drops both.
+        profile_views = ProfileViews(db, authenticate, also_shown_in=[stream_views.invalidate])
+
+        async def stream_changed(stream_id: uuid.UUID) -> None:
+            # Ingest's committed changes: this process's views first, then the viewers' event.
+            stream_views.invalidate(stream_id)
+            await events.changed(stream_id)
+
         return cls(
             settings=settings,
             db=db,
             engine=engine,
             hub=hub,
             events=events,
+            stream_views=stream_views,
+            profile_views=profile_views,
             codec=codec,
             live_status=live_status,
-            ingest=IngestManager(settings, db, on_ended=live_status.forget, on_change=events.changed),
+            ingest=IngestManager(settings, db, on_ended=live_status.forget, on_change=stream_changed),
             chat_gateway=ChatGateway(settings, db, engine, hub, auth),
         )
 
@@ -84,6 +107,8 @@ class Container:
             Engine: self.engine,
             Hub: self.hub,
             StreamEvents: self.events,
+            StreamViews: self.stream_views,
+            ProfileViews: self.profile_views,
             JWTCodec: self.codec,
             Counters: self.counters,
             LiveStatusCache: self.live_status,
@@ -111,5 +136,9 @@ class Container:
         if self.rtmp is not None:
             await self.rtmp.stop()
         await self.ingest.close()
+        # Background refreshes of the public views and counts read the database and the engine.
+        await self.stream_views.close()
+        await self.profile_views.close()
+        await self.events.close()
         await self.hub.close()  # closes the engine, and with it the counters
         await self.db.dispose()

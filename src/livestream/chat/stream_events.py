@@ -9,18 +9,33 @@ from livestream.chat.service import channel_of
 from livestream.db import Database
 from livestream.logging import get_logger
 from livestream.realtime.engine import Engine
+from livestream.shortcache import ShortCache
 from livestream.streams.repository import StreamRepository
 
 log = get_logger(__name__)
 
 
 class StreamEvents:
-    def __init__(self, engine: Engine, db: Database) -> None:
+    def __init__(self, engine: Engine, db: Database, *, count_max_age: float = 0.0) -> None:
+        """``count_max_age``: how old a viewer count in an API answer may be (0: read for every answer)."""
         self.engine = engine
         self.db = db
+        # One count read per stream per period, shared by every answer in it (a round trip with Redis).
+        self._counts: ShortCache[uuid.UUID, int] | None = ShortCache(count_max_age) if count_max_age > 0 else None
 
     async def viewer_count(self, stream_id: uuid.UUID) -> int:
+        """The viewers of a live stream, as API answers show it (at most ``count_max_age`` old)."""
+        if self._counts is None:
+            return await self._count(stream_id)
+        return await self._counts.get(stream_id, lambda: self._count(stream_id))
+
+    async def _count(self, stream_id: uuid.UUID) -> int:
         return (await self.engine.presence_count(channel_of(stream_id))).count
+
+    async def close(self) -> None:
+        """Cancel count reads still running (before the engine closes)."""
+        if self._counts is not None:
+            await self._counts.close()
 
     async def peak(self, stream_id: uuid.UUID) -> int:
         return (await self.engine.presence_count(channel_of(stream_id))).peak

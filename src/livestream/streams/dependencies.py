@@ -1,4 +1,4 @@
-"""The stream and stream-key services on the request's session."""
+"""The stream and stream-key services on the request's session, and the app's public stream views."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from livestream.http.deps import SessionDep, SettingsDep
+from livestream.http.deps import SessionDep, SettingsDep, provided
 from livestream.streams.keys import StreamKeyCipher
 from livestream.streams.repository import StreamKeyRepository, StreamRepository
 from livestream.streams.service import StreamKeyService, StreamService, Urls
+from livestream.streams.views import StreamViews
 
 
 async def get_stream_service(session: SessionDep, settings: SettingsDep) -> StreamService:
@@ -22,3 +23,5 @@ async def get_stream_key_service(session: SessionDep, settings: SettingsDep) -> 
 
 StreamServiceDep = Annotated[StreamService, Depends(get_stream_service)]
 StreamKeyServiceDep = Annotated[StreamKeyService, Depends(get_stream_key_service)]
+# The app's cache of public stream views: the reads need nothing else (no session unless a view is missing).
+StreamViewsDep = Annotated[StreamViews, Depends(provided(StreamViews))]

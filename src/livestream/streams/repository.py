@@ -4,14 +4,41 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livestream.db import add_unless_conflict
 from livestream.pagination import Cursor
 from livestream.streams.models import Stream, StreamKey
 from livestream.users.models import User
+
+
+class PublicStream(NamedTuple):
+    """What anyone may see of a stream and its creator: plain columns, no ORM objects."""
+
+    stream_id: uuid.UUID
+    user_id: uuid.UUID
+    username: str
+    display_name: str | None
+    title: str
+    description: str | None
+    status: str
+    media_state: str
+    started_at: datetime
+    ended_at: datetime | None
+    viewer_count: int
+
+
+def _public_query() -> Select[*tuple[Any, ...]]:
+    columns: list[Any] = [Stream.stream_id, Stream.user_id, User.username, User.display_name, Stream.title]
+    columns += [Stream.description, Stream.status, Stream.media_state, Stream.started_at, Stream.ended_at]
+    return select(*columns, Stream.viewer_count).join(User, User.user_id == Stream.user_id)
+
+
+# Built once: per request, building a statement costs more than the cached execution of a built one.
+_PUBLIC_BY_ID = _public_query().where(Stream.stream_id == bindparam("stream_id"))
 
 
 class StreamRepository:
@@ -29,23 +56,15 @@ class StreamRepository:
         ).first()
         return (row[0], row[1]) if row else None
 
-    async def live_for_user(self, user_id: uuid.UUID) -> Stream | None:
-        result = await self.session.execute(select(Stream).where(Stream.user_id == user_id, Stream.status == "live"))
-        return result.scalar_one_or_none()
+    async def public_view(self, stream_id: uuid.UUID) -> PublicStream | None:
+        row = (await self.session.execute(_PUBLIC_BY_ID, {"stream_id": stream_id})).first()
+        return PublicStream(*row) if row else None
 
-    async def add(self, stream: Stream) -> bool:
-        """Insert; False when the creator already has a live stream (the partial unique index decided)."""
-        return await add_unless_conflict(self.session, stream)
-
-    async def page(
+    async def public_page(
         self, *, status: str | None, user_id: uuid.UUID | None, limit: int, cursor: Cursor | None
-    ) -> list[tuple[Stream, User]]:
-        query = (
-            select(Stream, User)
-            .join(User, User.user_id == Stream.user_id)
-            .order_by(Stream.started_at.desc(), Stream.stream_id.desc())
-            .limit(limit)
-        )
+    ) -> list[PublicStream]:
+        """Newest first, keyset-paginated on (started_at, stream_id)."""
+        query = _public_query().order_by(Stream.started_at.desc(), Stream.stream_id.desc()).limit(limit)
         if status is not None:
             query = query.where(Stream.status == status)
         if user_id is not None:
@@ -57,7 +76,15 @@ class StreamRepository:
                     and_(Stream.started_at == cursor.created_at, Stream.stream_id < cursor.id),
                 )
             )
-        return [(row[0], row[1]) for row in (await self.session.execute(query)).all()]
+        return [PublicStream(*row) for row in (await self.session.execute(query)).all()]
+
+    async def live_for_user(self, user_id: uuid.UUID) -> Stream | None:
+        result = await self.session.execute(select(Stream).where(Stream.user_id == user_id, Stream.status == "live"))
+        return result.scalar_one_or_none()
+
+    async def add(self, stream: Stream) -> bool:
+        """Insert; False when the creator already has a live stream (the partial unique index decided)."""
+        return await add_unless_conflict(self.session, stream)
 
     async def live_streams(self) -> list[Stream]:
         return list((await self.session.execute(select(Stream).where(Stream.status == "live"))).scalars())

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from livestream.auth.dependencies import CurrentUser
 from livestream.chat.dependencies import StreamEventsDep
@@ -15,7 +16,7 @@ from livestream.http.pagination import PageDep
 from livestream.http.responses import errors
 from livestream.media.dependencies import IngestDep
 from livestream.pagination import Page
-from livestream.streams.dependencies import StreamKeyServiceDep, StreamServiceDep
+from livestream.streams.dependencies import StreamKeyServiceDep, StreamServiceDep, StreamViewsDep
 from livestream.streams.schemas import (
     IngestInfo,
     PlaybackInfo,
@@ -26,8 +27,21 @@ from livestream.streams.schemas import (
     StreamOut,
     StreamUpdate,
 )
+from livestream.streams.views import StreamViews
 
 router = APIRouter(tags=["streams"])
+
+
+def _json(body: bytes) -> Response:
+    """Pre-encoded JSON: the route's response_model documents it, FastAPI sends a Response as it is."""
+    return Response(content=body, media_type="application/json")
+
+
+def _invalidating(views: StreamViews, stream_id: uuid.UUID) -> Callable[[], Awaitable[None]]:
+    async def invalidate() -> None:
+        views.invalidate(stream_id)
+
+    return invalidate
 
 
 @router.get("/api/users/me/stream-key", response_model=StreamKeyOut, responses=errors(401), operation_id="getStreamKey")
@@ -57,9 +71,17 @@ async def rotate_stream_key(user: CurrentUser, keys: StreamKeyServiceDep, settin
     operation_id="createStream",
 )
 async def create_stream(
-    body: StreamCreate, user: CurrentUser, streams: StreamServiceDep, keys: StreamKeyServiceDep, settings: SettingsDep
+    body: StreamCreate,
+    user: CurrentUser,
+    streams: StreamServiceDep,
+    keys: StreamKeyServiceDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    views: StreamViewsDep,
 ) -> StreamCreated:
     stream = await streams.start(user.user_id, body.title, body.description)
+    # The lists this process serves show the new stream from the creator's answer on.
+    after_commit(session, _invalidating(views, stream.stream_id))
     key, _ = await keys.reveal(user.user_id)
     out = streams.out(stream, user)
     return StreamCreated(
@@ -69,18 +91,16 @@ async def create_stream(
     )
 
 
+# The two reads every follower's page makes when a creator goes live answer from the public views (pre-encoded
+# JSON, at most half a second old, dropped at once on a change in this process); response_model documents them.
 @router.get("/api/streams", response_model=Page[StreamOut], responses=errors(), operation_id="listStreams")
 async def list_streams(
     page: PageDep,
-    streams: StreamServiceDep,
-    events: StreamEventsDep,
+    views: StreamViewsDep,
     status_filter: Annotated[Literal["live", "ended"] | None, Query(alias="status")] = None,
     user_id: uuid.UUID | None = None,
-) -> Page[StreamOut]:
-    found = await streams.list(status=status_filter, user_id=user_id, limit=page.limit, cursor=page.cursor)
-    for item in found.items:
-        await _with_viewers(events, item)
-    return found
+) -> Response:
+    return _json(await views.page(status=status_filter, user_id=user_id, limit=page.limit, cursor=page.cursor))
 
 
 async def _with_viewers(events: StreamEvents, out: StreamOut) -> StreamOut:
@@ -91,8 +111,8 @@ async def _with_viewers(events: StreamEvents, out: StreamOut) -> StreamOut:
 
 
 @router.get("/api/streams/{stream_id}", response_model=StreamOut, responses=errors(404), operation_id="getStream")
-async def get_stream(stream_id: uuid.UUID, streams: StreamServiceDep, events: StreamEventsDep) -> StreamOut:
-    return await _with_viewers(events, streams.out(*await streams.get(stream_id)))
+async def get_stream(stream_id: uuid.UUID, views: StreamViewsDep) -> Response:
+    return _json(await views.stream(stream_id))
 
 
 @router.patch(
@@ -108,10 +128,16 @@ async def update_stream(
     streams: StreamServiceDep,
     session: SessionDep,
     events: StreamEventsDep,
+    views: StreamViewsDep,
 ) -> StreamOut:
     """Change the title or description while live; viewers see it at once (a ``stream.status`` event)."""
     out = streams.out(*await streams.update(user.user_id, stream_id, body))
-    after_commit(session, lambda: events.changed(stream_id))
+
+    async def changed() -> None:
+        views.invalidate(stream_id)
+        await events.changed(stream_id)
+
+    after_commit(session, changed)
     return await _with_viewers(events, out)
 
 
@@ -128,10 +154,12 @@ async def end_stream(
     session: SessionDep,
     events: StreamEventsDep,
     ingest: IngestDep,
+    views: StreamViewsDep,
 ) -> StreamOut:
     stream, creator = await streams.end(user.user_id, stream_id)
 
     async def finish() -> None:
+        views.invalidate(stream_id)
         await events.changed(stream_id)
         await ingest.end(stream_id, reason="ended by the creator")
 

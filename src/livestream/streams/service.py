@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from livestream.db import utcnow
-from livestream.pagination import Cursor, Page
 from livestream.security import constant_time_equals
 from livestream.streams import errors
 from livestream.streams.keys import StreamKeyCipher, new_stream_key
@@ -120,16 +119,6 @@ class StreamService:
             stream.description = change.description or None
         await self.streams.flush()
         return stream, creator
-
-    async def list(
-        self, *, status: str | None, user_id: uuid.UUID | None, limit: int, cursor: Cursor | None
-    ) -> Page[StreamOut]:
-        rows = await self.streams.page(status=status, user_id=user_id, limit=limit + 1, cursor=cursor)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        items = [self.out(stream, creator) for stream, creator in rows]
-        next_cursor = Cursor(rows[-1][0].started_at, rows[-1][0].stream_id).encode() if more else None
-        return Page[StreamOut](items=items, next_cursor=next_cursor)
 
     def out(self, stream: Stream, creator: User) -> StreamOut:
         live = stream.status == "live"

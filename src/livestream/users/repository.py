@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, Uuid, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -15,25 +15,39 @@ from livestream.follows.models import Follow
 from livestream.users.models import User
 
 
-@dataclass(frozen=True)
-class ProfileRow:
-    user: User
+class ProfileRow(NamedTuple):
+    """A public profile as plain columns (no ORM object: nothing to track for a read), in ``UserPublic``'s order."""
+
+    user_id: uuid.UUID
+    username: str
+    display_name: str | None
+    bio: str | None
+    created_at: datetime
     follower_count: int
     following_count: int
     viewer_follow_id: uuid.UUID | None
 
 
-def _profile_query() -> Select[User, int, int, uuid.UUID | None]:
+def _profile_query() -> Select[Any]:
     followers = select(func.count()).select_from(Follow).where(Follow.following_id == User.user_id)
     following = select(func.count()).select_from(Follow).where(Follow.follower_id == User.user_id)
     viewer_follow = select(Follow.follow_id).where(
         Follow.follower_id == bindparam("viewer_id", type_=Uuid), Follow.following_id == User.user_id
     )
-    return select(User, followers.scalar_subquery(), following.scalar_subquery(), viewer_follow.scalar_subquery())
+    return select(
+        User.user_id,
+        User.username,
+        User.display_name,
+        User.bio,
+        User.created_at,
+        followers.scalar_subquery(),
+        following.scalar_subquery(),
+        viewer_follow.scalar_subquery(),
+    )
 
 
-# Built once: the profile is the hottest read, and constructing these statements per request cost more CPU
-# than running them (see docs/benchmarks.md).
+# Built once: the profile is a hot read, and constructing these statements per request cost more CPU than
+# running them (see docs/benchmarks.md).
 _PROFILE_BY_ID = _profile_query().where(User.user_id == bindparam("user_id", type_=Uuid))
 _PROFILE_BY_USERNAME = _profile_query().where(func.lower(User.username) == bindparam("username"))
 
@@ -95,6 +109,4 @@ class UserRepository:
         else:
             query, params = _PROFILE_BY_USERNAME, {"username": (username or "").lower(), "viewer_id": viewer_id}
         row = (await self.session.execute(query, params)).first()
-        if row is None:
-            return None
-        return ProfileRow(user=row[0], follower_count=int(row[1]), following_count=int(row[2]), viewer_follow_id=row[3])
+        return ProfileRow(*row) if row is not None else None

@@ -5,18 +5,43 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path, Request, Response
 
-from livestream.auth.dependencies import AuthenticatedDep, AuthServiceDep, CurrentUser, OptionalUser
+from livestream.auth.dependencies import AuthenticatedDep, AuthServiceDep, BearerDep, CurrentUser
 from livestream.follows.dependencies import FollowServiceDep
 from livestream.follows.schemas import FollowListItem
+from livestream.http.deps import SessionDep, after_commit, provided
 from livestream.http.pagination import PageDep
 from livestream.http.responses import errors
 from livestream.pagination import Page
 from livestream.users.dependencies import UserServiceDep
 from livestream.users.schemas import UserPrivate, UserPublic, UserUpdate
+from livestream.users.views import ProfileViews
 
 router = APIRouter(prefix="/api/users", tags=["users"])
+
+ProfileViewsDep = Annotated[ProfileViews, Depends(provided(ProfileViews))]
+
+
+async def _profile(
+    request: Request,
+    credentials: BearerDep,
+    profiles: ProfileViews,
+    *,
+    user_id: uuid.UUID | None = None,
+    username: str | None = None,
+) -> Response:
+    """Signed out: the shared view. Signed in: the profile as this viewer sees it (its own follow), never shared.
+
+    No session or service is built for the signed-out read (fewer dependencies: it is the hot one); the bearer
+    dependency stays so the docs still show the optional sign-in.
+    """
+    if credentials is None:
+        body = await profiles.anonymous(user_id=user_id, username=username)
+    else:
+        viewer_id, body = await profiles.signed_in(credentials.credentials, user_id=user_id, username=username)
+        request.scope.setdefault("state", {})["user_id"] = str(viewer_id)  # for the access log, as optional_auth
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/me", response_model=UserPrivate, responses=errors(401), operation_id="getMe")
@@ -29,15 +54,16 @@ async def get_me(user: CurrentUser, users: UserServiceDep) -> UserPrivate:
 )
 async def get_user_by_username(
     username: Annotated[str, Path(min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_]+$")],
-    viewer: OptionalUser,
-    users: UserServiceDep,
-) -> UserPublic:
-    return await users.public_profile(username=username, viewer_id=viewer.user_id if viewer else None)
+    request: Request,
+    credentials: BearerDep,
+    profiles: ProfileViewsDep,
+) -> Response:
+    return await _profile(request, credentials, profiles, username=username)
 
 
 @router.get("/{user_id}", response_model=UserPublic, responses=errors(401, 404), operation_id="getUser")
-async def get_user(user_id: uuid.UUID, viewer: OptionalUser, users: UserServiceDep) -> UserPublic:
-    return await users.public_profile(user_id=user_id, viewer_id=viewer.user_id if viewer else None)
+async def get_user(user_id: uuid.UUID, request: Request, credentials: BearerDep, profiles: ProfileViewsDep) -> Response:
+    return await _profile(request, credentials, profiles, user_id=user_id)
 
 
 @router.put("/{user_id}", response_model=UserPrivate, responses=errors(401, 403, 404, 409), operation_id="updateUser")
@@ -47,9 +73,12 @@ async def update_user(
     authenticated: AuthenticatedDep,
     users: UserServiceDep,
     auth: AuthServiceDep,
+    session: SessionDep,
+    profiles: ProfileViewsDep,
 ) -> UserPrivate:
     actor, claims = authenticated
     user, password_changed = await users.update(actor.user_id, user_id, body)
+    after_commit(session, profiles.account_changed)
     if password_changed:
         # A new password ends every other sign-in (their access tokens stop at once); this one stays.
         await auth.end_other_sessions(user.user_id, keep_family=claims.session_id)

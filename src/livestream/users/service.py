@@ -72,17 +72,12 @@ class UserService:
     async def public_profile(
         self, *, user_id: uuid.UUID | None = None, username: str | None = None, viewer_id: uuid.UUID | None = None
     ) -> UserPublic:
+        """The profile as ``viewer_id`` sees it (None: anonymous, the view every reader may share)."""
         row = await self.users.get_profile(user_id=user_id, username=username, viewer_id=viewer_id)
         if row is None:
             raise errors.UserNotFound()
-        return UserPublic.model_validate(row.user).model_copy(
-            update={
-                "follower_count": row.follower_count,
-                "following_count": row.following_count,
-                # Following yourself is impossible, so the owner never sees a follow of their own.
-                "viewer_follow_id": row.viewer_follow_id,
-            }
-        )
+        # Following yourself is impossible, so the owner never sees a follow of their own.
+        return UserPublic.model_validate(row._asdict())
 
     async def private_profile(self, user: User) -> UserPrivate:
         followers, following = await self.users.follow_counts(user.user_id)
