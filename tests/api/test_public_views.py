@@ -119,7 +119,7 @@ def test_encoded_stream_is_pydantics_json(live: bool, micros: int) -> None:
 
 
 async def test_answers_are_the_schemas_json(app: FastAPI, client: httpx.AsyncClient) -> None:
-    """Byte for byte what FastAPI would make of the response models, and the same a second time (cached)."""
+    """Byte for byte what FastAPI would make of the response models, and the same a second time (shortcut)."""
     creator, token = await quick_user(app)
     stream = await _go_live(client, token, TRICKY.replace("\n", " "))
     for _ in range(2):
@@ -223,6 +223,24 @@ async def test_a_change_outside_any_api_shows_within_a_second(app: FastAPI, clie
         return bool(body["media_state"] == "live" and body["thumbnail_url"])
 
     await within(MAX_STALE_S, playing, "the media state written to the database")
+
+
+async def test_errors_never_come_from_a_shortcut(app: FastAPI, client: httpx.AsyncClient) -> None:
+    _, token = await quick_user(app)
+    stream = await _go_live(client, token)
+    url = f"/api/streams/{stream['stream_id']}"
+    await _get(client, url)
+    await _get(client, url)  # remembered
+    async with container(app).db.sessionmaker() as session:
+        row = await session.get(Stream, uuid.UUID(stream["stream_id"]))
+        assert row is not None
+        await session.delete(row)
+        await session.commit()
+    container(app).stream_views.invalidate(uuid.UUID(stream["stream_id"]))
+    gone = assert_error(await client.get(url), 404, "STREAM_NOT_FOUND")
+    assert gone["request_id"]
+    # Not a GET, not the shortcut: the method is refused as before.
+    assert (await client.delete(url)).status_code == 405
 
 
 # --- Nothing personal is shared -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from livestream.chat.gateway import ChatGateway
 from livestream.chat.stream_events import StreamEvents
 from livestream.config import Settings
 from livestream.db import Database
+from livestream.http.shortcuts import ReadShortcuts
 from livestream.media.ingest import IngestManager
 from livestream.media.live_status import LiveStatusCache
 from livestream.media.rtmp.server import RTMPServer
@@ -42,6 +43,7 @@ class Container:
     events: StreamEvents
     stream_views: StreamViews
     profile_views: ProfileViews
+    shortcuts: ReadShortcuts
     codec: JWTCodec
     live_status: LiveStatusCache
     ingest: IngestManager
@@ -88,6 +90,7 @@ class Container:
             events=events,
             stream_views=stream_views,
             profile_views=profile_views,
+            shortcuts=ReadShortcuts(),
             codec=codec,
             live_status=live_status,
             ingest=IngestManager(settings, db, on_ended=live_status.forget, on_change=stream_changed),
@@ -109,6 +112,7 @@ class Container:
             StreamEvents: self.events,
             StreamViews: self.stream_views,
             ProfileViews: self.profile_views,
+            ReadShortcuts: self.shortcuts,
             JWTCodec: self.codec,
             Counters: self.counters,
             LiveStatusCache: self.live_status,

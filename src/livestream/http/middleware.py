@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids, one access-log line per request, security headers, body limits."""
+"""Pure ASGI middleware: request ids, one access-log line per request, security headers, body limits, and the
+shortcuts of public reads (``livestream.http.shortcuts``) inside them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from livestream.http.errors import error_response
+from livestream.http.shortcuts import ReadShortcuts
 from livestream.logging import bound_logger
 
 ACCESS_LOGGER = "livestream.access"
@@ -79,7 +81,8 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            if not await _answer_from_shortcut(scope, send_wrapper):
+                await self.app(scope, receive, send_wrapper)
         finally:
             access = bound_logger(ACCESS_LOGGER)
             level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
@@ -99,6 +102,24 @@ class RequestContextMiddleware:
                 else:
                     access.info("request", **fields)
             reset_contextvars(**tokens)
+
+
+async def _answer_from_shortcut(scope: Scope, send: Send) -> bool:
+    """Answer a public read the app has validated before (``livestream.http.shortcuts``); False: not one."""
+    provided = getattr(getattr(scope.get("app"), "state", None), "provided", None)  # None before start-up
+    shortcuts: ReadShortcuts | None = provided.get(ReadShortcuts) if provided else None
+    answer = shortcuts.find(scope) if shortcuts is not None else None
+    if answer is None:
+        return False
+    try:
+        body = await answer()
+    except Exception:
+        return False  # nothing sent yet: the full path answers, and renders the error as usual
+    # What Response(content=body, media_type="application/json") sends.
+    headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return True
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

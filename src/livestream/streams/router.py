@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from livestream.auth.dependencies import CurrentUser
 from livestream.chat.dependencies import StreamEventsDep
@@ -14,6 +14,7 @@ from livestream.chat.stream_events import StreamEvents
 from livestream.http.deps import SessionDep, SettingsDep, after_commit
 from livestream.http.pagination import PageDep
 from livestream.http.responses import errors
+from livestream.http.shortcuts import public_json
 from livestream.media.dependencies import IngestDep
 from livestream.pagination import Page
 from livestream.streams.dependencies import StreamKeyServiceDep, StreamServiceDep, StreamViewsDep
@@ -30,11 +31,6 @@ from livestream.streams.schemas import (
 from livestream.streams.views import StreamViews
 
 router = APIRouter(tags=["streams"])
-
-
-def _json(body: bytes) -> Response:
-    """Pre-encoded JSON: the route's response_model documents it, FastAPI sends a Response as it is."""
-    return Response(content=body, media_type="application/json")
 
 
 def _invalidating(views: StreamViews, stream_id: uuid.UUID) -> Callable[[], Awaitable[None]]:
@@ -92,15 +88,20 @@ async def create_stream(
 
 
 # The two reads every follower's page makes when a creator goes live answer from the public views (pre-encoded
-# JSON, at most half a second old, dropped at once on a change in this process); response_model documents them.
+# JSON, at most half a second old, dropped at once on a change in this process), and the same URL again from a
+# shortcut (livestream.http.shortcuts: no routing or validation the second time); response_model documents them.
 @router.get("/api/streams", response_model=Page[StreamOut], responses=errors(), operation_id="listStreams")
 async def list_streams(
+    request: Request,
     page: PageDep,
     views: StreamViewsDep,
     status_filter: Annotated[Literal["live", "ended"] | None, Query(alias="status")] = None,
     user_id: uuid.UUID | None = None,
 ) -> Response:
-    return _json(await views.page(status=status_filter, user_id=user_id, limit=page.limit, cursor=page.cursor))
+    limit, cursor = page.limit, page.cursor
+    return await public_json(
+        request, lambda: views.page(status=status_filter, user_id=user_id, limit=limit, cursor=cursor)
+    )
 
 
 async def _with_viewers(events: StreamEvents, out: StreamOut) -> StreamOut:
@@ -111,8 +112,8 @@ async def _with_viewers(events: StreamEvents, out: StreamOut) -> StreamOut:
 
 
 @router.get("/api/streams/{stream_id}", response_model=StreamOut, responses=errors(404), operation_id="getStream")
-async def get_stream(stream_id: uuid.UUID, views: StreamViewsDep) -> Response:
-    return _json(await views.stream(stream_id))
+async def get_stream(stream_id: uuid.UUID, request: Request, views: StreamViewsDep) -> Response:
+    return await public_json(request, lambda: views.stream(stream_id))
 
 
 @router.patch(

@@ -13,6 +13,7 @@ from livestream.follows.schemas import FollowListItem
 from livestream.http.deps import SessionDep, after_commit, provided
 from livestream.http.pagination import PageDep
 from livestream.http.responses import errors
+from livestream.http.shortcuts import public_json
 from livestream.pagination import Page
 from livestream.users.dependencies import UserServiceDep
 from livestream.users.schemas import UserPrivate, UserPublic, UserUpdate
@@ -31,16 +32,16 @@ async def _profile(
     user_id: uuid.UUID | None = None,
     username: str | None = None,
 ) -> Response:
-    """Signed out: the shared view. Signed in: the profile as this viewer sees it (its own follow), never shared.
+    """Signed out: the shared view (and a shortcut). Signed in: the profile as this viewer sees it (its own
+    follow), never shared.
 
     No session or service is built for the signed-out read (fewer dependencies: it is the hot one); the bearer
     dependency stays so the docs still show the optional sign-in.
     """
     if credentials is None:
-        body = await profiles.anonymous(user_id=user_id, username=username)
-    else:
-        viewer_id, body = await profiles.signed_in(credentials.credentials, user_id=user_id, username=username)
-        request.scope.setdefault("state", {})["user_id"] = str(viewer_id)  # for the access log, as optional_auth
+        return await public_json(request, lambda: profiles.anonymous(user_id=user_id, username=username))
+    viewer_id, body = await profiles.signed_in(credentials.credentials, user_id=user_id, username=username)
+    request.scope.setdefault("state", {})["user_id"] = str(viewer_id)  # for the access log, as optional_auth
     return Response(content=body, media_type="application/json")
 
 
