@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     login_max_failures_per_address: int = Field(default=50, ge=1)
     # Never lock the real owner out for longer than this, whatever the attacker does.
     login_lockout_seconds: int = Field(default=15 * 60, ge=1, le=15 * 60)
+    # Argon2 computations run at once, on threads off the event loop (64 MiB, 4 lanes each); default: CPUs // 4, min 1.
+    password_hash_concurrency: int | None = Field(default=None, ge=1, le=256)
     # Media pipeline.
     rtmp_enabled: bool = True
     rtmp_host: str = "0.0.0.0"  # noqa: S104 - encoders connect from other machines

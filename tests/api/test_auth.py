@@ -6,7 +6,11 @@ import asyncio
 import base64
 import inspect
 import json
+import os
 import statistics
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -22,6 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from livestream import security
 from livestream.auth.models import RefreshToken, RevokedAccessToken
 from livestream.auth.repository import TokenRepository
 from livestream.db import utcnow
@@ -503,6 +508,123 @@ async def test_legacy_bcrypt_hash_verifies_and_is_upgraded_to_argon2(
     assert (await stored_user(app, user["user_id"])).password_hash == upgraded  # not rehashed every time
 
 
+# --- Password hashing off the event loop -----------------------------------------------------------
+
+
+async def test_hashing_leaves_the_event_loop_free(real_argon2: None, client: httpx.AsyncClient, app: FastAPI) -> None:
+    """While logins and a registration hash with the production parameters, a 10 ms ticker keeps ticking."""
+    await create_user(app, "alice")
+    stored = security._hasher.hash(PASSWORD)
+    started = time.perf_counter()
+    await asyncio.to_thread(security._hasher.verify, stored, PASSWORD)
+    # How long one verification takes on this machine now: what a hash on the loop would stop it for.
+    one_hash = time.perf_counter() - started
+
+    gaps: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    responses = await asyncio.gather(
+        *[client.post(LOGIN, json={"login": "alice", "password": PASSWORD}) for _ in range(4)],
+        client.post(LOGIN, json={"login": "nobody_here", "password": WRONG}),
+        client.post(REGISTER, json=registration("bob")),
+    )
+    elapsed = time.perf_counter() - started
+    done.set()
+    await ticking
+    assert [r.status_code for r in responses] == [200, 200, 200, 200, 401, 201]
+    assert elapsed >= one_hash  # six Argon2 computations did run meanwhile
+    assert max(gaps) < one_hash / 2, (max(gaps), one_hash, sorted(gaps)[-5:])
+    assert statistics.median(gaps) < 0.03, gaps
+    assert len(gaps) >= elapsed / 0.03
+
+
+async def test_hashing_runs_a_bounded_number_at_once_off_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = threading.Lock()
+    running: list[int] = []
+    peak = 0
+    threads: set[int] = set()
+    niceness: set[int] = set()
+
+    class Probe(PasswordHasher):
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            nonlocal peak
+            with lock:
+                running.append(1)
+                peak = max(peak, len(running))
+                threads.add(threading.get_ident())
+                niceness.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            time.sleep(0.05)
+            with lock:
+                running.pop()
+            return True
+
+    monkeypatch.setattr(security, "_hasher", Probe(time_cost=1, memory_cost=8, parallelism=1))
+    hashing = security.PasswordHashing(2)
+    assert all(await asyncio.gather(*[hashing.verify(PASSWORD, "$argon2id$stored") for _ in range(6)]))
+    assert peak == 2
+    assert threading.get_ident() not in threads
+    if sys.platform == "linux":  # the loop, the transcoders and the rest of the machine come first
+        loop_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        assert niceness == {min(19, loop_niceness + security.HASHING_NICENESS)}
+
+    # A held turn (a login reading the account) makes the others queue before they touch anything.
+    single = security.PasswordHashing(1)
+    async with single.turn() as turn:
+        queued = asyncio.create_task(single.verify(PASSWORD, "$argon2id$stored"))
+        await asyncio.sleep(0.1)
+        assert not queued.done()
+        assert await turn.verify(PASSWORD, "$argon2id$stored")
+    assert await queued
+
+
+async def test_the_dummy_hash_for_unknown_names_is_made_lazily_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    class Counting(PasswordHasher):
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            calls.append("hash")
+            return super().hash(password, salt=salt)
+
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            calls.append("verify")
+            return super().verify(hash, password)
+
+    monkeypatch.setattr(security, "_hasher", Counting(time_cost=1, memory_cost=8, parallelism=1))
+    hashing = security.PasswordHashing(1)
+    assert calls == []
+    for _ in range(3):
+        assert not await hashing.verify(WRONG, None)
+    # Making the dummy was the first unknown name's one computation; the next two each verified against it.
+    assert calls == ["hash", "verify", "verify"]
+
+
+def test_importing_the_app_hashes_nothing() -> None:
+    code = (
+        "import argon2\n"
+        "calls = []\n"
+        "original = argon2.PasswordHasher.hash\n"
+        "def counting(self, *args, **kwargs):\n"
+        "    calls.append(1)\n"
+        "    return original(self, *args, **kwargs)\n"
+        "argon2.PasswordHasher.hash = counting\n"
+        "import livestream.app.factory, livestream.cli, livestream.security as security\n"
+        "security.password_hashing(2)\n"
+        "print(len(calls))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "0", result
+
+
 # --- Throttling ------------------------------------------------------------------------------------
 
 BACKENDS = [
@@ -605,11 +727,40 @@ async def test_address_is_limited_across_accounts(client: httpx.AsyncClient, app
 
 
 @pytest.mark.parametrize("settings_overrides", with_limits(login_max_failures_per_account=3), indirect=True)
-async def test_lock_covers_the_account_whichever_identity_is_used(client: httpx.AsyncClient, app: FastAPI) -> None:
+async def test_username_and_email_are_counted_apart(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """One lock for both would tell an attacker which username goes with which email: lock one, try the other."""
     await create_user(app, "alice")
+    await create_user(app, "bob")
     for _ in range(3):
         assert_error(await client.post(LOGIN, json={"login": "alice", "password": WRONG}), 401, "INVALID_CREDENTIALS")
+    assert_rate_limited(await client.post(LOGIN, json={"login": " Alice ", "password": PASSWORD}), 900)
+    response = await client.post(LOGIN, json={"login": "alice@example.com", "password": WRONG})
+    assert_error(response, 401, "INVALID_CREDENTIALS")  # not 429: the email form has a counter of its own
+    assert (await client.post(LOGIN, json={"login": "alice@example.com", "password": PASSWORD})).status_code == 200
+    # And the other way round.
+    for _ in range(3):
+        assert_error(
+            await client.post(LOGIN, json={"login": "BOB@example.com", "password": WRONG}), 401, "INVALID_CREDENTIALS"
+        )
+    assert_rate_limited(await client.post(LOGIN, json={"login": "bob@example.com", "password": PASSWORD}), 900)
+    assert (await client.post(LOGIN, json={"login": "bob", "password": PASSWORD})).status_code == 200
+    assert_counters_in_redis(app, secrets=["alice", "bob"])
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    with_limits(login_max_failures_per_account=3, login_max_failures_per_address=4),
+    indirect=True,
+)
+async def test_the_address_counter_covers_every_spelling(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """Two counters per account do not double a guesser's budget from one address."""
+    await create_user(app, "alice")
+    for login in ("alice", "alice", "alice", "alice@example.com"):
+        assert_error(await client.post(LOGIN, json={"login": login, "password": WRONG}), 401, "INVALID_CREDENTIALS")
     assert_rate_limited(await client.post(LOGIN, json={"login": "alice@example.com", "password": PASSWORD}), 900)
+    async with another_client(app, host="10.9.8.7") as elsewhere:
+        response = await elsewhere.post(LOGIN, json={"login": "alice@example.com", "password": PASSWORD})
+        assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("settings_overrides", with_limits(login_max_failures_per_account=3), indirect=True)

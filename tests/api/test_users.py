@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from livestream.users.models import User
 from tests.api.helpers import (
     PASSWORD,
+    USE_REDIS,
     access_token,
     another_client,
     assert_error,
@@ -330,6 +332,70 @@ async def test_change_email_to_an_invalid_one(client: httpx.AsyncClient, app: Fa
     user, token = await quick_user(app, "alice")
     body = assert_error(await put(client, token, user, email=email, current_password=PASSWORD), 400, "VALIDATION_ERROR")
     assert "email" in body["fields"]
+
+
+# --- Updating: guessing the current password --------------------------------------------------------
+
+
+def backends(**limits: int) -> list[Any]:
+    return [
+        pytest.param(limits, id="memory"),
+        pytest.param({"redis_url": USE_REDIS, **limits}, id="redis", marks=pytest.mark.redis),
+    ]
+
+
+def assert_rate_limited(response: httpx.Response, window: int) -> None:
+    body = assert_error(response, 429, "RATE_LIMITED")
+    retry_after = int(response.headers["Retry-After"])
+    assert 1 <= retry_after <= window
+    assert body["retry_after"] == retry_after
+
+
+# Regression: with a stolen access token, current_password could be guessed without limit (15 wrong, then the
+# right one, and the email was changed). Wrong guesses now count like failed sign-ins (10 per 15 minutes).
+@pytest.mark.parametrize("settings_overrides", backends(), indirect=True)
+async def test_current_password_guesses_are_limited(client: httpx.AsyncClient, app: FastAPI) -> None:
+    user, token = await quick_user(app, "alice")
+    statuses = []
+    for i in range(15):
+        response = await put(client, token, user, email="thief@example.com", current_password=f"guess {i}")
+        statuses.append(response.status_code)
+        if i >= 10:
+            assert_rate_limited(response, 900)
+    assert statuses == [403] * 10 + [429] * 5
+    # Past the limit the right password is refused too, for a password change as for an email change.
+    assert_rate_limited(await put(client, token, user, email="thief@example.com", current_password=PASSWORD), 900)
+    assert_rate_limited(await put(client, token, user, password=NEW_PASSWORD, current_password=PASSWORD), 900)
+    me = (await client.get("/api/users/me", headers=bearer(token))).json()
+    assert me["email"] == "alice@example.com"
+    # Changes that need no password go on, and the owner can still sign in (the thief cannot lock them out).
+    assert (await put(client, token, user, bio="still mine")).status_code == 200
+    assert await login_status(client, "alice", PASSWORD) == 200
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", backends(login_max_failures_per_account=3, login_lockout_seconds=1), indirect=True
+)
+async def test_current_password_lock_ends_with_the_window(client: httpx.AsyncClient, app: FastAPI) -> None:
+    user, token = await quick_user(app, "alice")
+    other, other_token = await quick_user(app, "bob")
+    for i in range(3):
+        assert_error(
+            await put(client, token, user, email="a1@example.com", current_password=f"no {i}"), 403, "WRONG_PASSWORD"
+        )
+    assert_rate_limited(await put(client, token, user, email="a1@example.com", current_password=PASSWORD), 1)
+    # Per account: another account's checks are not affected.
+    assert (await put(client, other_token, other, email="b1@example.com", current_password=PASSWORD)).status_code == 200
+    await asyncio.sleep(1.2)
+    response = await put(client, token, user, email="a1@example.com", current_password=PASSWORD)
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == "a1@example.com"
+    # The success started the count afresh.
+    for i in range(3):
+        assert_error(
+            await put(client, token, user, email="a2@example.com", current_password=f"no {i}"), 403, "WRONG_PASSWORD"
+        )
+    assert_rate_limited(await put(client, token, user, email="a2@example.com", current_password=f"no {i}"), 1)
 
 
 # --- Updating: password --------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from livestream.auth.throttle import LoginThrottle
 from livestream.config import Settings
 from livestream.http.deps import SessionDep, SettingsDep, provided
 from livestream.ratelimit import Counters
-from livestream.security import AccessClaims, JWTCodec
+from livestream.security import AccessClaims, JWTCodec, password_hashing
 from livestream.users.models import User
 from livestream.users.repository import UserRepository
 
@@ -35,6 +35,7 @@ def make_auth_service(
         secret_key=settings.secret_key,
         refresh_lifetime=timedelta(days=settings.refresh_token_days),
         throttle=throttle,
+        passwords=password_hashing(settings.password_hash_concurrency),
     )
 
 

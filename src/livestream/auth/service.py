@@ -15,12 +15,12 @@ from livestream.logging import get_logger
 from livestream.security import (
     AccessClaims,
     JWTCodec,
+    PasswordHashing,
     TokenError,
-    hash_password,
     keyed_hash,
     new_opaque_token,
+    password_hashing,
     password_needs_rehash,
-    verify_password,
 )
 from livestream.users.models import User
 from livestream.users.repository import UserRepository
@@ -46,6 +46,7 @@ class AuthService:
         secret_key: str,
         refresh_lifetime: timedelta,
         throttle: LoginThrottle | None = None,
+        passwords: PasswordHashing | None = None,
     ) -> None:
         self.users = users
         self.tokens = tokens
@@ -53,25 +54,31 @@ class AuthService:
         self.secret_key = secret_key
         self.refresh_lifetime = refresh_lifetime
         self.throttle = throttle
+        self.passwords = passwords or password_hashing()
 
     def _hash(self, refresh_token: str) -> str:
         return keyed_hash(self.secret_key, refresh_token, purpose="refresh")
 
     async def login(self, identity: str, password: str, *, address: str, user_agent: str | None) -> IssuedSession:
-        user = await self.users.get_by_login(identity)
-        attempt = None
-        if self.throttle is not None:
-            attempt = await self.throttle.begin(user.user_id if user else None, identity, address)
-        # verify_password burns one Argon2 verification for unknown users too, so timing matches.
-        ok = verify_password(password, user.password_hash if user else None)
+        # Counted first (by what was typed and by address), so a refused attempt costs no query and no hash.
+        attempt = await self.throttle.begin(identity, address) if self.throttle is not None else None
+        # The account is read once a hashing thread is ours: logins queued behind others' hashes hold no
+        # database connection (chat and every other request keep the pool).
+        async with self.passwords.turn() as hashing:
+            user = await self.users.get_by_login(identity)
+            # An unknown name is checked against a dummy hash: one Argon2 computation either way, so timing matches.
+            ok = await hashing.verify(password, user.password_hash if user else None)
+            # Seed-era bcrypt (or weaker Argon2 parameters) upgraded now that we hold the plain text.
+            upgraded = (
+                await hashing.hash(password) if user and ok and password_needs_rehash(user.password_hash) else None
+            )
         if user is None or not ok:
             log.info("login_failed", reason="unknown_user" if user is None else "wrong_password")
             raise errors.InvalidCredentials()
         if self.throttle is not None and attempt is not None:
             await self.throttle.succeeded(attempt)
-        if password_needs_rehash(user.password_hash):
-            # Seed-era bcrypt (or weaker Argon2 parameters) upgraded now that we hold the plain text.
-            user.password_hash = hash_password(password)
+        if upgraded is not None:
+            user.password_hash = upgraded
         log.info("login_succeeded", user_id=str(user.user_id))
         return await self._issue(user, family_id=uuid.uuid4(), user_agent=user_agent)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Protocol
 
 from livestream.db import utcnow
-from livestream.security import hash_password, verify_password
+from livestream.security import PasswordHashing, password_hashing
 from livestream.users import errors
 from livestream.users.models import User
 from livestream.users.passwords import is_common
@@ -13,15 +14,32 @@ from livestream.users.repository import UserRepository
 from livestream.users.schemas import UserPrivate, UserPublic, UserUpdate
 
 
+class PasswordChecks(Protocol):
+    """Counts current-password checks per account and refuses them past a limit (``auth.throttle`` has one)."""
+
+    async def begin(self, user_id: uuid.UUID) -> str: ...
+
+    async def succeeded(self, key: str) -> None: ...
+
+
 class UserService:
-    def __init__(self, users: UserRepository) -> None:
+    def __init__(
+        self,
+        users: UserRepository,
+        passwords: PasswordHashing | None = None,
+        password_checks: PasswordChecks | None = None,
+    ) -> None:
         self.users = users
+        self.passwords = passwords or password_hashing()
+        self.password_checks = password_checks
 
     async def register(self, *, username: str, email: str, password: str) -> User:
         if is_common(password) or password.lower() in (username.lower(), email.lower()):
             raise errors.WeakPassword()
+        # Hashed before the first query: a registration waiting for a hashing thread holds no database connection.
+        password_hash = await self.passwords.hash(password)
         await self._ensure_free(username=username, email=email)
-        user = User(username=username, email=email, password_hash=hash_password(password))
+        user = User(username=username, email=email, password_hash=password_hash)
         if not await self.users.add(user):
             # Two registrations raced past the checks above; the unique indexes decided.
             raise await self._conflict_for(username, email)
@@ -42,8 +60,12 @@ class UserService:
         if sensitive:
             if not change.current_password:
                 raise errors.CurrentPasswordRequired()
-            if not verify_password(change.current_password, user.password_hash):
+            # Counted before the check, like sign-ins: a stolen access token must not allow unlimited guesses.
+            check = await self.password_checks.begin(user.user_id) if self.password_checks else None
+            if not await self.passwords.verify(change.current_password, user.password_hash):
                 raise errors.WrongPassword()
+            if self.password_checks and check is not None:
+                await self.password_checks.succeeded(check)
         changes: dict[str, object] = {}
         if change.username is not None and change.username != user.username:
             if await self.users.username_taken(change.username, excluding=user.user_id):
@@ -61,7 +83,7 @@ class UserService:
         if change.password is not None:
             if is_common(change.password) or change.password.lower() == user.username.lower():
                 raise errors.WeakPassword()
-            changes["password_hash"] = hash_password(change.password)
+            changes["password_hash"] = await self.passwords.hash(change.password)
             password_changed = True
         changes["updated_at"] = utcnow()
         username, email = changes.get("username", user.username), changes.get("email", user.email)
