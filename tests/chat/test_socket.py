@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from livestream.chat.gateway import AUTH_LIMIT, CLOSE_POLICY, PING_LIMIT
+from livestream.chat.snapshots import MAX_AGE_SECONDS
 from livestream.security import JWTCodec
 from tests.api.helpers import flush_redis
 from tests.support.chat_clients import Account, Viewer, make_account, open_stream
@@ -171,9 +174,92 @@ async def test_message_limits_and_bad_frames(api: httpx.AsyncClient, ws_base: st
     await viewer.send({"type": "chat.send", "text": "hi", "nonce": "n" * 65})
     assert (await viewer.wait_for(lambda f: f["type"] == "error", after=mark))["code"] == "BAD_FRAME"
     mark = len(viewer.frames)
+    await viewer.socket.send(b"\x00\x01")
+    error = await viewer.wait_for(lambda f: f["type"] == "error", after=mark)
+    assert error["code"] == "BAD_FRAME"
+    mark = len(viewer.frames)
     await viewer.send({"type": "ping"})
     await viewer.wait_for(lambda f: f["type"] == "pong", after=mark)
     await viewer.close()
+
+
+async def test_deeply_nested_frames_are_refused_without_a_traceback(
+    server: LiveServer, ws_base: str, stream_id: str
+) -> None:
+    log_mark = len(server.log())
+    viewer = await Viewer.connect(ws_base, stream_id)
+    hostile = [
+        "[" * 2000 + "]" * 2000,  # past the decoder's recursion limit
+        '{"type":"chat.send","text":"hi","nonce":' + "[" * 1500 + "]" * 1500 + "}",
+        '{"type":"ping","x":' + '{"a":' * 600 + "1" + "}" * 600 + "}",  # within it, and no frame of ours
+        '{"type":"ping","x":' + "[{" * 17 + "}]" * 17 + "}",
+    ]
+    for frame in hostile:
+        assert len(frame.encode()) <= 4096
+        mark = len(viewer.frames)
+        await viewer.socket.send(frame)
+        error = await viewer.wait_for(lambda f: f["type"] == "error", after=mark)
+        assert error["code"] == "BAD_FRAME", frame[:40]
+    # Brackets inside strings are text, however many.
+    mark = len(viewer.frames)
+    await viewer.socket.send('{"type":"ping","x":"' + "[{" * 900 + '"}')
+    await viewer.wait_for(lambda f: f["type"] == "pong", after=mark)
+    await viewer.close()
+    log = server.log()[log_mark:]
+    assert "RecursionError" not in log
+    assert "ws_frame_failed" not in log
+    assert "Traceback" not in log
+
+
+async def test_ping_floods_are_refused_then_closed(ws_base: str, stream_id: str) -> None:
+    limit, _ = PING_LIMIT
+    viewer = await Viewer.connect(ws_base, stream_id)
+    for _ in range(4 * limit):  # one burst: well within one window
+        await viewer.send({"type": "ping"})
+    await asyncio.wait_for(viewer.closed.wait(), 10)
+    assert viewer.socket.close_code == CLOSE_POLICY
+    answers = [f for f in viewer.frames if f["type"] in ("pong", "error")]
+    assert [f["type"] for f in answers[:limit]] == ["pong"] * limit
+    refused = answers[limit:]
+    assert refused
+    assert all(f["code"] == "RATE_LIMITED" and f["retry_after"] == 1 for f in refused)
+    assert len(refused) <= limit
+
+
+async def test_auth_floods_are_refused_then_closed(ws_base: str, stream_id: str) -> None:
+    limit, window = AUTH_LIMIT
+    viewer = await Viewer.connect(ws_base, stream_id)
+    for _ in range(3 * limit):
+        await viewer.send({"type": "auth", "token": "not-a-jwt"})
+    await asyncio.wait_for(viewer.closed.wait(), 10)
+    assert viewer.socket.close_code == CLOSE_POLICY
+    errors = viewer.of_type("error")
+    assert [e["code"] for e in errors[:limit]] == ["TOKEN_INVALID"] * limit
+    assert errors[limit:]
+    assert all(e["code"] == "RATE_LIMITED" and 1 <= e["retry_after"] <= window for e in errors[limit:])
+
+
+async def test_a_new_viewer_sees_the_stream_as_it_is_now(
+    api: httpx.AsyncClient, ws_base: str, creator: Account, stream_id: str
+) -> None:
+    watcher = await Viewer.connect(ws_base, stream_id)  # this process follows the stream's channel
+    renamed = await api.patch(f"/api/streams/{stream_id}", json={"title": "Renamed"}, headers=creator.headers)
+    assert renamed.status_code == 200
+    await watcher.wait_for(lambda f: f["type"] == "stream.status" and f["title"] == "Renamed")
+    late = await Viewer.connect(ws_base, stream_id)
+    assert late.hello["stream"]["title"] == "Renamed"  # the event dropped what the process knew of the stream
+    for viewer in (watcher, late):
+        await viewer.close()
+
+    # With no viewer here the process hears no events; what it knows is never more than MAX_AGE_SECONDS old.
+    first = await Viewer.connect(ws_base, stream_id)
+    await first.close()
+    again = await api.patch(f"/api/streams/{stream_id}", json={"title": "Again"}, headers=creator.headers)
+    assert again.status_code == 200
+    await asyncio.sleep(MAX_AGE_SECONDS)
+    fresh = await Viewer.connect(ws_base, stream_id)
+    assert fresh.hello["stream"]["title"] == "Again"
+    await fresh.close()
 
 
 async def test_a_frame_over_4_kib_closes_the_socket(ws_base: str, stream_id: str) -> None:
@@ -419,6 +505,30 @@ async def test_a_client_that_stops_reading_is_dropped_and_others_keep_receiving(
 async def _drain(socket: ClientConnection) -> None:
     while True:
         await socket.recv()
+
+
+async def test_a_server_shutdown_closes_every_socket_with_1012(tmp_path: Path) -> None:
+    live = start_server(tmp_path, LS_RTMP_ENABLED="false")
+    try:
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=10) as api:
+            host = await make_account(api, "leaving")
+            stream_id = await open_stream(api, host)
+        ws = live.base_url.replace("http://", "ws://")
+        idle = await Viewer.connect(ws, stream_id)
+        chatting = await Viewer.connect(ws, stream_id)
+        assert (await chatting.auth(host))["type"] == "auth.ok"
+        assert (await chatting.chat("see you"))["type"] == "chat.ack"
+        live.process.terminate()
+        for viewer in (idle, chatting):
+            await asyncio.wait_for(viewer.closed.wait(), 15)
+            assert viewer.socket.close_code == 1012  # "restarting: reconnect"
+        # uvicorn shuts down gracefully, then re-raises the signal for its parent to see.
+        assert live.process.wait(timeout=15) in (0, -signal.SIGTERM)
+        log = live.log()
+        assert "Traceback" not in log
+        assert "realtime_leave_failed" not in log
+    finally:
+        live.stop()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -124,3 +125,26 @@ class Viewer:
         await self.socket.close()
         if self._reader is not None:
             await self._reader
+
+
+# --- RFC 6455 by hand, for what a well-behaved client library will not send ---------------------------------
+
+
+def upgrade_request(path: str, host: str = "127.0.0.1") -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+
+
+def client_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One final, masked client frame (text by default)."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
+    mask = secrets.token_bytes(4)
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))

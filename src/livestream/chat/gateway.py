@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
+import math
+import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,15 +23,16 @@ from livestream.chat import frames
 from livestream.chat.errors import ChatUnauthenticated
 from livestream.chat.repository import ChatRepository
 from livestream.chat.service import ChatService, channel_of
+from livestream.chat.snapshots import MAX_AGE_SECONDS, StreamSnapshot
 from livestream.config import Settings
 from livestream.db import Database, utcnow
 from livestream.errors import AppError
 from livestream.logging import get_logger
 from livestream.realtime.engine import Engine
 from livestream.realtime.hub import Hub, Outgoing
-from livestream.realtime.raw_socket import EXTENSION
+from livestream.realtime.raw_socket import EXTENSION, FIRST_FRAME, FastWebSocketProtocol, detachable
 from livestream.security import AccessClaims
-from livestream.streams.models import Stream
+from livestream.shortcache import ShortCache
 from livestream.streams.repository import StreamRepository
 from livestream.users.models import User
 from livestream.users.repository import UserRepository
@@ -40,34 +44,97 @@ MAX_NONCE_CHARS = 64
 VIEWER_COOKIE = "ls_viewer"
 # Frames queued for a socket served without the raw fast path before it counts as too slow.
 FALLBACK_QUEUE_FRAMES = 512
+# Our frames nest one or two levels; deeper ones are refused before they are decoded, so no recursion (the decoder's,
+# or a walk of the decoded value) can ever reach the interpreter's limit on a client's say-so.
+MAX_FRAME_DEPTH = 16
+# Per socket, in memory (no engine round trip): frames that are cheap to send and not free to answer. `auth`
+# costs a token check and a database read; the web app sends it once per connection and once per token refresh.
+# `ping` is a keepalive every 20 s. Over the limit a frame is answered RATE_LIMITED; a socket that goes on to
+# send as many again within the same window is closed (CLOSE_POLICY).
+AUTH_LIMIT = (5, 10.0)  # frames, seconds
+PING_LIMIT = (5, 1.0)
+CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_TOO_SLOW = 4000
 CLOSE_UNKNOWN_STREAM = 4404
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 
-@dataclass(frozen=True, slots=True)
-class StreamSnapshot:
-    """What a connection keeps of its stream: ids only (an ORM object per socket would cost kilobytes)."""
 
-    stream_id: uuid.UUID
-    channel_id: uuid.UUID  # the creator's user id: bans and moderators belong to it
+def too_deep(text: str, limit: int = MAX_FRAME_DEPTH) -> bool:
+    """Whether the JSON ``text`` may nest deeper than ``limit``; certainly true past ``2 * limit``.
+
+    Frames with few brackets (all of ours) cost two counts. Otherwise the strings and everything but brackets
+    are removed and innermost pairs are peeled, one level or more per pass, for at most ``limit`` passes: each
+    pass is a scan in C, never a recursion. Unbalanced brackets count as too deep (the frame is not JSON).
+    """
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = brackets.replace("[]", "").replace("{}", "")
+    return bool(brackets)
+
+
+def parse_frame(text: str) -> dict[str, Any] | None:
+    """A client frame: a JSON object with a string ``type``, or None."""
+    if too_deep(text):
+        return None
+    try:
+        frame = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        return None
+    return frame
+
+
+class _Window:
+    """A fixed-window counter for one kind of frame on one socket."""
+
+    __slots__ = ("count", "ends")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.ends = 0.0
+
+    def hit(self, limit: int, seconds: float, now: float) -> int:
+        """How many frames of this window are over ``limit``, this one included (0: within the limit)."""
+        if now >= self.ends:
+            self.count, self.ends = 0, now + seconds
+        self.count += 1
+        return max(0, self.count - limit)
 
 
 class ChatConnection:
-    """A connected viewer, as the hub sees it: where frames go, and who it counts as."""
+    """A connected viewer, as the hub sees it: where frames go, and who it counts as.
+
+    Under uvicorn with our protocol it is also the socket's receiver once the gateway has detached it
+    (realtime/raw_socket.py): inbound frames are handled one at a time by a task made for each burst (reading is
+    paused meanwhile, as uvicorn's ASGI queue did), and the end of the connection makes the hub forget it.
+    """
 
     __slots__ = (
+        "_auth_window",
         "_closing",
+        "_gateway",
+        "_inbox",
         "_pending",
+        "_ping_window",
         "_queue",
         "_transport",
+        "_worker",
         "_writer",
         "buffer_limit",
         "claims",
         "closed",
         "connection_id",
         "member",
+        "stream",
         "user",
         "websocket",
     )
@@ -75,13 +142,14 @@ class ChatConnection:
     def __init__(
         self, websocket: WebSocket, transport: asyncio.Transport | None, *, anonymous_id: str, buffer_limit: int
     ) -> None:
-        self.websocket = websocket
+        self.websocket: WebSocket | None = websocket  # None once detached: the ASGI call is over
         self.connection_id = uuid.uuid4().hex
         self.member = f"a:{anonymous_id}"
         self.user: User | None = None
         self.claims: AccessClaims | None = None
         self.buffer_limit = buffer_limit
         self.closed = False
+        self.stream: StreamSnapshot | None = None
         # With uvicorn's FastWebSocketProtocol: frames go straight to the transport (D9); otherwise ASGI sends.
         self._transport = transport
         # Until the hello is out, publications wait here so the viewer sees them after the history.
@@ -89,9 +157,20 @@ class ChatConnection:
         self._queue: asyncio.Queue[str] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
+        # Rate-limit windows, made on the first frame of their kind: an idle viewer carries none.
+        self._auth_window: _Window | None = None
+        self._ping_window: _Window | None = None
+        # A detached socket's frames: the gateway that handles them, those not handled yet, and the task doing it.
+        self._gateway: ChatGateway | None = None
+        self._inbox: collections.deque[str | None] | None = None
+        self._worker: asyncio.Task[None] | None = None
         if transport is None:
             self._queue = asyncio.Queue(FALLBACK_QUEUE_FRAMES)
             self._writer = asyncio.create_task(self._write_queued())
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        return self._transport
 
     def deliver(self, message: Outgoing) -> None:
         # The hot path of fan-out: once per viewer per message, so kept flat.
@@ -113,9 +192,11 @@ class ChatConnection:
         """A frame for this socket only (hello, acks, errors), in order with the broadcast ones."""
         self.deliver(Outgoing(text))
 
-    def start(self, hello: str, history: list[str]) -> None:
+    def start(self, hello: str | None, history: list[str]) -> None:
+        """Send the hello (None: it went out with the handshake), then what was published since the join."""
         pending, self._pending = self._pending or [], None
-        self.deliver(Outgoing(hello))
+        if hello is not None:
+            self.deliver(Outgoing(hello))
         # Messages published while the history was read may be in both: skip those already in the hello.
         # Only then are the history's ids worth decoding.
         history_ids = _ids(history) if history and any(_is_chat(m) for m in pending) else set()
@@ -123,6 +204,66 @@ class ChatConnection:
             if _is_chat(message) and json.loads(message.text)["id"] in history_ids:
                 continue
             self.deliver(message)
+
+    def over_limit(self, kind: str, now: float) -> int:
+        """Frames of ``kind`` over this socket's limit in the current window (0: within it)."""
+        if kind == "auth":
+            window = self._auth_window = self._auth_window or _Window()
+            return window.hit(*AUTH_LIMIT, now)
+        window = self._ping_window = self._ping_window or _Window()
+        return window.hit(*PING_LIMIT, now)
+
+    def retry_after(self, kind: str, now: float) -> int:
+        window = self._auth_window if kind == "auth" else self._ping_window
+        return max(1, math.ceil(window.ends - now)) if window is not None else 1
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close from our side; nothing more is written after the close frame."""
+        self.closed = True
+        if self.websocket is not None:
+            await _close_quietly(self.websocket, code, reason)
+        elif (protocol := detachable(self._transport)) is not None:
+            protocol.close_detached(code, reason)
+
+    # --- a detached socket (raw_socket.Receiver) -----------------------------------------------------
+
+    def detach(self, protocol: FastWebSocketProtocol, gateway: ChatGateway, stream: StreamSnapshot) -> bool:
+        """Carry on without the ASGI call: the protocol hands frames here, the hub and the protocol keep us."""
+        self._gateway, self.stream = gateway, stream
+        if not protocol.detach(self):
+            self._gateway = None
+            return False
+        self.websocket = None
+        return True
+
+    def on_message(self, text: str | None) -> None:
+        if self.closed or self._gateway is None:
+            return
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = collections.deque()
+        inbox.append(text)
+        if self._worker is None and self._transport is not None:
+            self._transport.pause_reading()
+            self._worker = asyncio.create_task(self._work(self._gateway, inbox))
+
+    def on_close(self) -> None:
+        self.closed = True
+        if self._gateway is not None and self.stream is not None:
+            self._gateway.hub.leave_soon(self.stream.channel, self)
+
+    async def _work(self, gateway: ChatGateway, inbox: collections.deque[str | None]) -> None:
+        assert self.stream is not None
+        try:
+            while inbox and not self.closed:
+                if not await gateway.handle_frame(self, self.stream, inbox.popleft()):
+                    break
+        finally:
+            self._worker = self._inbox = None
+            if not self.closed and self._transport is not None:
+                self._transport.resume_reading()
+
+    # --- internals ------------------------------------------------------------------------------------
 
     def _enqueue(self, text: str) -> None:
         assert self._queue is not None
@@ -137,15 +278,17 @@ class ChatConnection:
         if self._transport is not None:
             # It stopped reading: a close frame would only queue behind what it did not read.
             self._transport.abort()
-        elif self._writer is not None:
+        elif self._writer is not None and self.websocket is not None:
             self._writer.cancel()
             self._closing = asyncio.create_task(_close_quietly(self.websocket, CLOSE_TOO_SLOW, "too slow"))
 
     async def _write_queued(self) -> None:
         assert self._queue is not None
+        assert self.websocket is not None
+        websocket = self.websocket
         with contextlib.suppress(Exception):
             while True:
-                await self.websocket.send_text(await self._queue.get())
+                await websocket.send_text(await self._queue.get())
 
     async def stop(self) -> None:
         self.closed = True
@@ -153,6 +296,20 @@ class ChatConnection:
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
+
+
+async def _accept(websocket: WebSocket, headers: list[tuple[bytes, bytes]], first_frame: bytes | None = None) -> bool:
+    """Answer the handshake (with the first frame, under our protocol); False when the peer has already gone."""
+    message: dict[str, Any] = {"type": "websocket.accept", "subprotocol": None, "headers": headers}
+    if first_frame is not None:
+        message[FIRST_FRAME] = first_frame
+    try:
+        if websocket.client_state == WebSocketState.CONNECTING:
+            await websocket.receive()  # the connect event, as Starlette's accept() reads it first
+        await websocket.send(message)
+    except (WebSocketDisconnect, RuntimeError):
+        return False
+    return True
 
 
 async def _close_quietly(websocket: WebSocket, code: int, reason: str = "") -> None:
@@ -198,6 +355,10 @@ class ChatGateway:
         self.engine = engine
         self.hub = hub
         self._auth = auth
+        # Joining viewers read their stream here, not from the database: at most 1 s old, one read per stream per
+        # second however many join, dropped when the hub sees the stream change (chat/snapshots.py).
+        self.snapshots: ShortCache[uuid.UUID, StreamSnapshot | None] = ShortCache(MAX_AGE_SECONDS)
+        hub.watch(self._on_publication)
 
     def _chat(self, session: AsyncSession) -> ChatService:
         return make_chat_service(session, self.settings, self.engine)
@@ -207,13 +368,14 @@ class ChatGateway:
             log.warning("ws_origin_refused", origin=websocket.headers.get("origin"), client=_client(websocket))
             await websocket.close(1008)  # before accept: the handshake is answered 403
             return
-        stream = await self._load_stream(stream_ref)
+        stream_id = _stream_id(stream_ref)
+        snapshot = await self._snapshot(stream_id) if stream_id is not None else None
         anonymous_id, set_cookie = self._viewer_id(websocket)
-        headers = [(b"set-cookie", set_cookie.encode())] if set_cookie else None
-        await websocket.accept(headers=headers)
-        if stream is None:
-            await websocket.send_text(frames.error("STREAM_NOT_FOUND", "No such stream"))
-            await _close_quietly(websocket, CLOSE_UNKNOWN_STREAM, "unknown stream")
+        headers = [(b"set-cookie", set_cookie.encode())] if set_cookie else []
+        if stream_id is None or snapshot is None:
+            if await _accept(websocket, headers):
+                await websocket.send_text(frames.error("STREAM_NOT_FOUND", "No such stream"))
+                await _close_quietly(websocket, CLOSE_UNKNOWN_STREAM, "unknown stream")
             return
         extension = websocket.scope.get("extensions", {}).get(EXTENSION)
         connection = ChatConnection(
@@ -222,36 +384,63 @@ class ChatGateway:
             anonymous_id=anonymous_id,
             buffer_limit=self.settings.ws_send_buffer_bytes,
         )
-        snapshot = StreamSnapshot(stream.stream_id, stream.user_id)
-        channel = channel_of(stream.stream_id)
+        channel = snapshot.channel
+        detached = False
         try:
+            # Joined before the handshake is answered, so that the answer and the hello leave together.
             try:
-                count = await self.hub.join(channel, connection)
-                history = await self.engine.history(channel, self.settings.chat_history_seconds)
+                joined = await self.hub.join(channel, connection, history_seconds=self.settings.chat_history_seconds)
+                # The stream as of now that this viewer receives the channel's events: a change whose event came
+                # before the join dropped the snapshot read before it.
+                snapshot = await self._snapshot(stream_id) or snapshot
             except Exception:
                 # The engine (Redis) is unreachable: say so and let the client's backoff try again later.
-                log.exception("ws_join_failed", stream_id=str(snapshot.stream_id))
+                log.exception("ws_join_failed", stream_id=str(stream_id))
                 connection.closed = True
-                await websocket.send_text(frames.error("INTERNAL_ERROR", "Chat is unavailable; retrying soon"))
-                await _close_quietly(websocket, CLOSE_TRY_AGAIN_LATER, "try again later")
+                if await _accept(websocket, headers):
+                    await websocket.send_text(frames.error("INTERNAL_ERROR", "Chat is unavailable; retrying soon"))
+                    await _close_quietly(websocket, CLOSE_TRY_AGAIN_LATER, "try again later")
                 return
-            connection.start(self._hello(stream, count, history), history)
-            del stream  # from here on only the snapshot is kept, for as long as the socket lives
+            hello = snapshot.hello(joined.count, joined.history)
+            if connection.transport is not None:
+                # One write, one packet: the handshake's response and the hello (raw_socket.FIRST_FRAME).
+                if not await _accept(websocket, headers, first_frame=Outgoing(hello).frame):
+                    return
+                connection.start(None, joined.history)
+            else:
+                if not await _accept(websocket, headers):
+                    return
+                connection.start(hello, joined.history)
+            del joined, hello
+            protocol = detachable(connection.transport)
+            if protocol is not None and connection.detach(protocol, self, snapshot):
+                # The socket lives on without this call, its frames handled by the connection: an idle viewer
+                # keeps no task, no coroutine and nothing of the ASGI machinery (docs/realtime.md).
+                detached = True
+                return
             await self._read(websocket, connection, snapshot)
         finally:
-            try:
-                await self.hub.leave(channel, connection)
-            except Exception as exc:  # its presence entry then expires by TTL, as after a crash
-                log.warning("ws_leave_failed", error=type(exc).__name__)
-            await connection.stop()
+            if not detached:
+                try:
+                    await self.hub.leave(channel, connection)
+                except Exception as exc:  # its presence entry then expires by TTL, as after a crash
+                    log.warning("ws_leave_failed", error=type(exc).__name__)
+                await connection.stop()
 
-    async def _load_stream(self, stream_ref: str) -> Stream | None:
-        try:
-            stream_id = uuid.UUID(stream_ref)
-        except ValueError:
-            return None
+    async def _snapshot(self, stream_id: uuid.UUID) -> StreamSnapshot | None:
+        return await self.snapshots.get(stream_id, lambda: self._load_snapshot(stream_id))
+
+    async def _load_snapshot(self, stream_id: uuid.UUID) -> StreamSnapshot | None:
         async with self.db.sessionmaker() as session:
-            return await StreamRepository(session).get(stream_id)
+            stream = await StreamRepository(session).get(stream_id)
+            return StreamSnapshot.of(stream) if stream is not None else None
+
+    def _on_publication(self, channel: str, payload: str) -> None:
+        """The hub's watcher: a stream's state, title, description or slow mode changed (in any process)."""
+        if payload.startswith(_STREAM_CHANGES) and channel.startswith(_CHANNEL_PREFIX):
+            stream_id = _stream_id(channel[len(_CHANNEL_PREFIX) :])
+            if stream_id is not None:
+                self.snapshots.invalidate(stream_id)
 
     def _viewer_id(self, websocket: WebSocket) -> tuple[str, str | None]:
         """An anonymous viewer is one browser, not one tab: a random id kept in a cookie set at the handshake."""
@@ -263,21 +452,8 @@ class ChatGateway:
         cookie = f"{VIEWER_COOKIE}={fresh}; Path=/ws; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}"
         return fresh, cookie
 
-    @staticmethod
-    def _hello(stream: Stream, viewer_count: int, history: list[str]) -> str:
-        # The history payloads are already JSON: splice them in rather than decode and re-encode each.
-        head = frames.encode(
-            {
-                "type": "hello",
-                "stream_id": str(stream.stream_id),
-                "viewer_count": viewer_count,
-                "stream": frames.stream_state(stream),
-                "chat": {"slow_mode_seconds": stream.slow_mode_seconds},
-            }
-        )
-        return f'{head[:-1]},"history":[{",".join(history)}]}}'
-
     async def _read(self, websocket: WebSocket, connection: ChatConnection, stream: StreamSnapshot) -> None:
+        """The socket's frames through ASGI (a server without our protocol, or one that could not detach)."""
         while not connection.closed:
             try:
                 message = await websocket.receive()
@@ -285,33 +461,42 @@ class ChatGateway:
                 return
             if message["type"] == "websocket.disconnect":
                 return
-            text = message.get("text")
-            if text is None:
-                connection.send_text(frames.error("BAD_FRAME", "Frames are JSON text"))
-                continue
-            if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
-                connection.closed = True  # nothing more may be written after our close frame
-                await _close_quietly(websocket, CLOSE_TOO_BIG, "frame too big")
+            if not await self.handle_frame(connection, stream, message.get("text")):
                 return
-            try:
-                await self._handle(connection, stream, text)
-            except Exception:
-                # One failed frame (the database or Redis briefly away) must not end the viewer's socket.
-                log.exception("ws_frame_failed", connection_id=connection.connection_id)
-                connection.send_text(frames.error("INTERNAL_ERROR", "Something went wrong; try again"))
+
+    async def handle_frame(self, connection: ChatConnection, stream: StreamSnapshot, text: str | None) -> bool:
+        """One inbound frame (None: a binary one); False when the socket is closing and reading should stop."""
+        if text is None:
+            connection.send_text(frames.error("BAD_FRAME", "Frames are JSON text"))
+            return True
+        if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
+            await connection.close(CLOSE_TOO_BIG, "frame too big")  # nothing more is written after it
+            return False
+        try:
+            await self._handle(connection, stream, text)
+        except Exception:
+            # One failed frame (the database or Redis briefly away) must not end the viewer's socket.
+            log.exception("ws_frame_failed", connection_id=connection.connection_id)
+            connection.send_text(frames.error("INTERNAL_ERROR", "Something went wrong; try again"))
+        return not connection.closed
 
     async def _handle(self, connection: ChatConnection, stream: StreamSnapshot, text: str) -> None:
-        try:
-            frame = json.loads(text)
-        except ValueError:
-            frame = None
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            connection.send_text(frames.error("BAD_FRAME", "Frames are JSON objects with a type"))
+        frame = parse_frame(text)
+        if frame is None:
+            connection.send_text(
+                frames.error("BAD_FRAME", f"Frames are JSON objects with a type, nested at most {MAX_FRAME_DEPTH} deep")
+            )
             return
+        kind = frame["type"]
+        if kind in ("ping", "auth"):
+            now = time.monotonic()
+            over = connection.over_limit(kind, now)
+            if over:
+                await self._refuse_flood(connection, kind, over, now)
+                return
         if (refusal := frames.unstorable_refusal(text, frame)) is not None:
             connection.send_text(refusal)
             return
-        kind = frame["type"]
         if kind == "ping":
             connection.send_text(frames.PONG)
         elif kind == "auth":
@@ -320,6 +505,22 @@ class ChatGateway:
             await self._chat_send(connection, stream, frame)
         else:
             connection.send_text(frames.error("BAD_FRAME", f"Unknown frame type {kind[:40]!r}"))
+
+    async def _refuse_flood(self, connection: ChatConnection, kind: str, over: int, now: float) -> None:
+        limit, seconds = AUTH_LIMIT if kind == "auth" else PING_LIMIT
+        if over <= limit:
+            retry_after = connection.retry_after(kind, now)
+            connection.send_text(
+                frames.error(
+                    "RATE_LIMITED",
+                    f"At most {limit} {kind} frames per {seconds:g} s",
+                    retry_after=retry_after,
+                )
+            )
+            return
+        # Told, and going on: this is no client of ours.
+        log.info("ws_closed_flood", connection_id=connection.connection_id, frame=kind)
+        await connection.close(CLOSE_POLICY, "too many frames")
 
     async def _authenticate(self, connection: ChatConnection, stream: StreamSnapshot, token: object) -> None:
         if not isinstance(token, str) or not token or len(token) > 2048:
@@ -337,7 +538,7 @@ class ChatGateway:
             return
         connection.user, connection.claims = user, claims
         connection.member = f"u:{user.user_id}"
-        await self.hub.update_member(channel_of(stream.stream_id), connection)
+        await self.hub.update_member(stream.channel, connection)
         connection.send_text(
             frames.encode(
                 {"type": "auth.ok", "user": {"user_id": str(user.user_id), "username": user.username}, "role": role}
@@ -374,6 +575,17 @@ class ChatGateway:
             raise ChatUnauthenticated("You were signed out; sign in again to chat")
         # The user as of the socket's last auth: a renamed user shows the new name after the client's next auth.
         return connection.user
+
+
+_STREAM_CHANGES = ('{"type":"stream.status"', '{"type":"chat.settings"')
+_CHANNEL_PREFIX = channel_of(uuid.UUID(int=0))[: -len(str(uuid.UUID(int=0)))]
+
+
+def _stream_id(ref: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(ref)
+    except ValueError:
+        return None
 
 
 def _is_chat(message: Outgoing) -> bool:
