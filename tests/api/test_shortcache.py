@@ -48,11 +48,15 @@ async def test_a_value_is_never_served_past_its_age() -> None:
     assert await cache.get("k", source.load) == 2
 
 
-async def test_past_half_its_age_a_reader_gets_it_at_once_and_starts_a_refresh() -> None:
+async def test_late_in_its_age_a_reader_gets_it_at_once_and_starts_a_refresh() -> None:
     clock, source = Clock(), Source()
     cache: ShortCache[str, int] = ShortCache(0.5, clock=clock)
     assert await cache.get("k", source.load) == 1
     clock.now += 0.3
+    assert await cache.get("k", source.load) == 1
+    await settle()
+    assert source.loads == 1  # not yet: refreshes start at 0.8 of the age
+    clock.now += 0.15
     source.gate = asyncio.Event()
     assert await cache.get("k", source.load) == 1  # not waiting for the refresh
     assert await cache.get("k", source.load) == 1
@@ -62,8 +66,10 @@ async def test_past_half_its_age_a_reader_gets_it_at_once_and_starts_a_refresh()
     await settle()
     assert await cache.get("k", source.load) == 2
     # The refreshed value's age counts from its own load's start.
-    clock.now += 0.49
+    clock.now += 0.39
     assert await cache.get("k", source.load) == 2
+    await settle()
+    assert source.loads == 2
 
 
 async def test_readers_without_a_value_share_one_load() -> None:
