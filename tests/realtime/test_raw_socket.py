@@ -4,13 +4,16 @@ answer sent with a first frame, and a socket detached from its ASGI call (realti
 from __future__ import annotations
 
 import asyncio
+import gc
 import struct
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import uvicorn
 from uvicorn.server import ServerState
+from websockets.protocol import Protocol as FrameProtocol
 
 from livestream.realtime.hub import text_frame
 from livestream.realtime.raw_socket import EXTENSION, FIRST_FRAME, FastWebSocketProtocol, detachable
@@ -128,6 +131,7 @@ async def test_frames_that_arrive_before_the_detach_are_handed_over_in_order() -
     await _settle()
     protocol.data_received(client_frame(b'{"type":"ping"}') + client_frame(b"\x00\x01", opcode=0x2))
     assert not transport.reading  # uvicorn paused reading for its queue
+    upgrade_request_ref = weakref.ref(protocol.request)
     go.set()
     await returned.wait()
     await _settle()
@@ -142,9 +146,12 @@ async def test_frames_that_arrive_before_the_detach_are_handed_over_in_order() -
     assert not state.tasks
     protocol.data_received(client_frame('{"type":"chat.send","text":"é"}'.encode()))
     assert collector.messages[-1] == '{"type":"chat.send","text":"é"}'
-    # What only the ASGI call used is gone.
+    # What only the ASGI call used is gone, the upgrade request included (websockets' parser kept it).
     assert not hasattr(protocol, "scope")
     assert not hasattr(protocol, "request")
+    assert protocol.conn.parser.gi_code is FrameProtocol.parse.__code__  # type: ignore[attr-defined]
+    gc.collect()
+    assert upgrade_request_ref() is None
 
     protocol.close_detached(4000, "bye")
     assert transport.server_frames()[-1] == (0x8, struct.pack("!H", 4000) + b"bye")

@@ -21,6 +21,9 @@ from typing import Any, Protocol
 
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import Protocol as FrameProtocol
+from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 EXTENSION = "livestream.raw_socket"
 #: A ``websocket.accept`` message may carry the socket's first frame (already framed bytes) under this key: the
@@ -144,12 +147,31 @@ class FastWebSocketProtocol(WebSocketsSansIOProtocol):
         self.writable = _WRITABLE  # type: ignore[assignment]
         for name in ("request", "response", "scope"):
             self.__dict__.pop(name, None)
+        self._drop_handshake_parser()
         if self.read_paused:  # paused by uvicorn when it queued the first of them; the receiver decides now
             self.read_paused = False
             self.transport.resume_reading()
         for text in queued:
             receiver.on_message(text)
         return True
+
+    def _drop_handshake_parser(self) -> None:
+        """websockets' server parser keeps the upgrade request (its headers: a dozen objects) for as long as the
+        connection lives, as a local of the generator that goes on to parse frames. While it waits for the next
+        frame, swap in the plain frame parser that generator was delegating to, as websockets itself swaps parsers
+        (``discard`` after a close). In any other state, or another version's shape, nothing changes."""
+        conn = self.conn
+        outer = conn.parser
+        inner = getattr(outer, "gi_yieldfrom", None)
+        waiting = getattr(inner, "gi_yieldfrom", None)
+        if (
+            getattr(outer, "gi_code", None) is ServerProtocol.parse.__code__
+            and getattr(inner, "gi_code", None) is FrameProtocol.parse.__code__
+            and getattr(waiting, "gi_code", None) is StreamReader.at_eof.__code__
+            and not conn.reader.buffer
+        ):
+            conn.parser = FrameProtocol.parse(conn)
+            next(conn.parser)
 
     def close_detached(self, code: int, reason: str = "") -> None:
         """Start the closing handshake of a detached socket (what ``websocket.close`` does through ASGI)."""
