@@ -543,7 +543,11 @@ async def test_hashing_leaves_the_event_loop_free(real_argon2: None, client: htt
     await ticking
     assert [r.status_code for r in responses] == [200, 200, 200, 200, 401, 201]
     assert elapsed >= one_hash  # six Argon2 computations did run meanwhile
-    assert max(gaps) < one_hash / 2, (max(gaps), one_hash, sorted(gaps)[-5:])
+    # Time the loop was stuck (ticks over 50 ms late). Hashing on the loop stops it for all six computations, about
+    # six times one_hash; off the loop only the machine's own scheduling noise is left (a busy machine may
+    # deschedule the loop for 0.1 to 0.2 s once in a while, so one lone late tick is no failure).
+    stuck = sum(gap - 0.01 for gap in gaps if gap > 0.05)
+    assert stuck < 2 * one_hash, (stuck, one_hash, sorted(gaps)[-5:])
     assert statistics.median(gaps) < 0.03, gaps
     assert len(gaps) >= elapsed / 0.03
 
