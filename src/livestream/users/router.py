@@ -67,7 +67,9 @@ async def get_user(user_id: uuid.UUID, request: Request, credentials: BearerDep,
     return await _profile(request, credentials, profiles, user_id=user_id)
 
 
-@router.put("/{user_id}", response_model=UserPrivate, responses=errors(401, 403, 404, 409), operation_id="updateUser")
+@router.put(
+    "/{user_id}", response_model=UserPrivate, responses=errors(401, 403, 404, 409, 429), operation_id="updateUser"
+)
 async def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
