@@ -378,7 +378,7 @@ async def worker_main(args: argparse.Namespace) -> None:
     stats = ViewerStats(args.capacity)
     commands = await stdin_lines()
     t0 = time.monotonic()
-    viewers, failures = await connect_all(
+    clients, failures = await connect_all(
         lambda: Viewer(host, port, path, stats),
         host,
         port,
@@ -386,7 +386,19 @@ async def worker_main(args: argparse.Namespace) -> None:
         batch=args.batch,
         timeout_s=args.connect_timeout,
     )
-    emit("READY", {"connected": len(viewers), "failures": failures[:5], "seconds": round(time.monotonic() - t0, 3)})
+    viewers = cast(list[Viewer], clients)
+    ready_at = time.monotonic()
+    emit(
+        "READY",
+        {
+            "connected": len(viewers),
+            "failures": failures[:5],
+            "seconds": round(ready_at - t0, 3),
+            # CLOCK_MONOTONIC, the same in every process: the coordinator spans all workers with these.
+            "started_at": t0,
+            "ready_at": ready_at,
+        },
+    )
     result: dict[str, Any] = {}
     while True:
         line = (await commands.readline()).decode().strip()
@@ -417,7 +429,7 @@ async def worker_main(args: argparse.Namespace) -> None:
                 "close_codes": dict(Counter(str(v.close_code) for v in lost_viewers)),
             }
             emit("RESULT", result)
-    await close_all(viewers)
+    await close_all(clients)
 
 
 # --- coordinator -----------------------------------------------------------------------------------------------
@@ -660,11 +672,17 @@ async def fanout_main(args: argparse.Namespace) -> dict[str, Any]:
 async def idle_main(args: argparse.Namespace) -> dict[str, Any]:
     ws_target(args.url)
     rss0 = proc_rss_kb(args.server_pid)
+    cpu0 = proc_cpu_seconds(args.server_pid)
     t0 = time.monotonic()
     workers = await start_workers(args, 1)
     try:
         ready = await ready_all(workers, args.max_seconds)
         connect_s = time.monotonic() - t0
+        # The server's CPU for the joins alone: every viewer's handshake, join and hello, nothing after.
+        join_cpu = proc_cpu_seconds(args.server_pid) - cpu0
+        # The raid itself: from the first worker's first connection to the last worker's last hello (connect_s
+        # also counts the workers' own start-up).
+        raid_s = max(r["ready_at"] for r in ready) - min(r["started_at"] for r in ready)
         failed = [f for r in ready for f in r["failures"]]
         connected = sum(r["connected"] for r in ready)
         if failed or connected != args.viewers:
@@ -678,9 +696,12 @@ async def idle_main(args: argparse.Namespace) -> dict[str, Any]:
         "viewers": connected,
         "workers": len(workers),
         "connect_s": round(connect_s, 3),
+        "raid_s": round(raid_s, 3),
         "rss0_kb": rss0,
         "rss_kb": rss_n,
         "kb_per_connection": round((rss_n - rss0) / connected, 3) if connected else None,
+        "join_cpu_s": round(join_cpu, 3),
+        "join_cpu_ms_per_viewer": round(1000 * join_cpu / connected, 4) if connected else None,
         "server_cpu_s_total": cpu,
     }
 
