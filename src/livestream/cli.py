@@ -45,7 +45,7 @@ def serve(
     if migrate:
         upgrade(settings.database_url)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_gc=True),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
