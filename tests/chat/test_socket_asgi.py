@@ -79,3 +79,15 @@ def test_origin_checked_before_the_handshake(client: TestClient) -> None:
         f"/ws/streams/{stream['stream_id']}", headers={"Origin": "http://testserver"}
     ) as same_origin:
         assert _next(same_origin, "hello")["stream_id"] == stream["stream_id"]
+
+
+def test_lone_surrogate_frame_in_process_is_refused_not_crashed(client: TestClient) -> None:
+    """An in-process client can hand the gateway text no wire could carry; it is refused, the socket goes on."""
+    _, token = _signed_up(client, "asgi_surrogate")
+    stream = client.post("/api/streams", json={"title": "S"}, headers={"Authorization": f"Bearer {token}"}).json()
+    with client.websocket_connect(f"/ws/streams/{stream['stream_id']}") as ws:
+        _next(ws, "hello")
+        ws.send_text('{"type": "chat.send", "text": "\ud800", "nonce": "n"}')
+        assert _next(ws, "error")["code"] == "VALIDATION_ERROR"
+        ws.send_text(json.dumps({"type": "ping"}))
+        assert _next(ws, "pong") == {"type": "pong"}

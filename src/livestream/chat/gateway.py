@@ -471,7 +471,9 @@ class ChatGateway:
         if text is None:
             connection.send_text(frames.error("BAD_FRAME", "Frames are JSON text"))
             return True
-        if len(text) > MAX_FRAME_BYTES or len(text.encode()) > MAX_FRAME_BYTES:
+        # surrogatepass: a lone surrogate (possible from an in-process ASGI client, never off the wire) is measured,
+        # then refused as unstorable text, instead of raising here.
+        if len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
             await connection.close(CLOSE_TOO_BIG, "frame too big")  # nothing more is written after it
             return False
         try:
