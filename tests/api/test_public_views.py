@@ -314,3 +314,16 @@ async def test_redis_viewer_counts_reach_every_process_within_a_second(
             return bool(body["status"] == "ended" and body["viewer_count"] == 3)
 
         await within(MAX_STALE_S, ended_with_peak, "the ended stream and its peak in the other process")
+
+
+async def test_a_follow_shows_at_once_in_the_shared_profile(app: FastAPI, client: httpx.AsyncClient) -> None:
+    creator, _ = await quick_user(app)
+    _, fan_token = await quick_user(app)
+    path = f"/api/users/{creator['user_id']}"
+    assert (await client.get(path)).json()["follower_count"] == 0  # now shared
+    followed = await client.post("/api/follows", json={"following_id": creator["user_id"]}, headers=bearer(fan_token))
+    assert followed.status_code == 201
+    assert (await client.get(path)).json()["follower_count"] == 1
+    unfollowed = await client.delete(f"/api/follows/{followed.json()['follow_id']}", headers=bearer(fan_token))
+    assert unfollowed.status_code == 204
+    assert (await client.get(path)).json()["follower_count"] == 0

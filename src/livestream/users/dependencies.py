@@ -1,4 +1,4 @@
-"""The user service on the request's session, for every router that needs it."""
+"""The user service on the request's session, and the app's shared profile views, for every router that needs them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from livestream.ratelimit import Counters
 from livestream.security import password_hashing
 from livestream.users.repository import UserRepository
 from livestream.users.service import UserService
+from livestream.users.views import ProfileViews
 
 
 async def get_user_service(
@@ -31,3 +32,4 @@ async def get_user_service(
 
 
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
+ProfileViewsDep = Annotated[ProfileViews, Depends(provided(ProfileViews))]

@@ -5,23 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from livestream.auth.dependencies import AuthenticatedDep, AuthServiceDep, BearerDep, CurrentUser
 from livestream.follows.dependencies import FollowServiceDep
 from livestream.follows.schemas import FollowListItem
-from livestream.http.deps import SessionDep, after_commit, provided
+from livestream.http.deps import SessionDep, after_commit
 from livestream.http.pagination import PageDep
 from livestream.http.responses import errors
 from livestream.http.shortcuts import public_json
 from livestream.pagination import Page
-from livestream.users.dependencies import UserServiceDep
+from livestream.users.dependencies import ProfileViewsDep, UserServiceDep
 from livestream.users.schemas import UserPrivate, UserPublic, UserUpdate
 from livestream.users.views import ProfileViews
 
 router = APIRouter(prefix="/api/users", tags=["users"])
-
-ProfileViewsDep = Annotated[ProfileViews, Depends(provided(ProfileViews))]
 
 
 async def _profile(

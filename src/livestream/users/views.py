@@ -3,7 +3,7 @@
 A profile has one field that depends on who asks: ``viewer_follow_id``, the signed-in viewer's follow. So only
 the anonymous view (``viewer_follow_id`` null) is kept and shared, at most ``MAX_AGE_S`` old and dropped at once
 when this process changes an account; a signed-in viewer's profile is read for that viewer each time and never
-kept. Follower counts in a shared view may lag a follow made in another process by up to ``MAX_AGE_S``.
+kept. A follow made in this process drops the shared views; one made in another process shows within ``MAX_AGE_S``.
 """
 
 from __future__ import annotations
@@ -65,6 +65,10 @@ class ProfileViews:
         self._anonymous.invalidate()
         for invalidate in self.also_shown_in:
             invalidate()
+
+    async def follows_changed(self) -> None:
+        """A follow or unfollow is committed: drop the shared profiles, whose follower counts it changes."""
+        self._anonymous.invalidate()
 
     async def close(self) -> None:
         await self._anonymous.close()
