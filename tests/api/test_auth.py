@@ -534,20 +534,21 @@ async def test_hashing_leaves_the_event_loop_free(real_argon2: None, client: htt
     ticking = asyncio.create_task(ticker())
     started = time.perf_counter()
     responses = await asyncio.gather(
-        *[client.post(LOGIN, json={"login": "alice", "password": PASSWORD}) for _ in range(4)],
+        *[client.post(LOGIN, json={"login": "alice", "password": PASSWORD}) for _ in range(10)],
         client.post(LOGIN, json={"login": "nobody_here", "password": WRONG}),
         client.post(REGISTER, json=registration("bob")),
     )
     elapsed = time.perf_counter() - started
     done.set()
     await ticking
-    assert [r.status_code for r in responses] == [200, 200, 200, 200, 401, 201]
-    assert elapsed >= one_hash  # six Argon2 computations did run meanwhile
-    # Time the loop was stuck (ticks over 50 ms late). Hashing on the loop stops it for all six computations, about
-    # six times one_hash; off the loop only the machine's own scheduling noise is left (a busy machine may
-    # deschedule the loop for 0.1 to 0.2 s once in a while, so one lone late tick is no failure).
+    assert [r.status_code for r in responses] == [200] * 10 + [401, 201]
+    assert elapsed >= one_hash  # twelve Argon2 computations did run meanwhile
+    # Time the loop was stuck (ticks over 50 ms late). Hashing on the loop stops it for all twelve computations,
+    # about twelve times one_hash; off the loop only the machine's own scheduling noise is left, and a busy machine
+    # may deschedule the loop for up to half a second once in a while (about 4 one_hash, seen in CI beside another
+    # test run), so the bound sits between the two.
     stuck = sum(gap - 0.01 for gap in gaps if gap > 0.05)
-    assert stuck < 2 * one_hash, (stuck, one_hash, sorted(gaps)[-5:])
+    assert stuck < 6 * one_hash, (stuck, one_hash, sorted(gaps)[-5:])
     assert statistics.median(gaps) < 0.03, gaps
     assert len(gaps) >= elapsed / 0.03
 
