@@ -3,7 +3,7 @@ overrides and other spoofing characters never reach the other viewers. Runs on a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -21,17 +21,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield live
     finally:
         live.stop()
-
-
-@pytest.fixture
-async def api(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-def ws_base(server: LiveServer) -> str:
-    return server.base_url.replace("http://", "ws://")
 
 
 async def _raw(viewer: Viewer, text: str) -> Frame:
