@@ -24,6 +24,11 @@ export function useLiveChannel(streamId: string, options?: SocketOptions): ChatS
   return store;
 }
 
+/** The socket's viewer count (null until its hello); re-renders only when it changes. */
+export function useViewerCount(store: ChatStore): number | null {
+  return useSyncExternalStore(store.subscribe, () => store.getState().viewerCount);
+}
+
 /** The chat store's current state; re-renders on every change. */
 export function useChatState(store: ChatStore): ChatState {
   return useSyncExternalStore(store.subscribe, store.getState, store.getState);

@@ -3,6 +3,8 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Stream } from "../api/types";
 import { clearSession, resetSessionForTests, setAuthenticated } from "../auth/session";
+import { aliceChat, chatMessage, hello } from "../test/chat";
+import { FakeWebSocket } from "../test/fakeWebSocket";
 import { alice, errorBody, json, stubFetch } from "../test/http";
 import { renderApp } from "../test/render";
 import { makeHealth, makeStream, page, STREAM_ID } from "../test/streams";
@@ -46,6 +48,7 @@ function fakeServer(initial: Stream | null = null) {
     // The chat cards shown while live: nobody to list.
     [`GET /api/streams/${STREAM_ID}/moderators`]: () => json(200, { items: [] }),
     [`GET /api/streams/${STREAM_ID}/bans`]: () => json(200, { items: [] }),
+    [`DELETE /api/streams/${STREAM_ID}/chat/spam-1`]: () => json(204, null),
     [`PUT /api/streams/${STREAM_ID}/end`]: () => {
       const ended = makeStream({ ...state.live!, status: "ended", media_state: "ended", ended_at: "2026-03-04T21:05:00Z", hls_url: null, thumbnail_url: null });
       state.live = null;
@@ -124,6 +127,54 @@ describe("creator dashboard", () => {
     expect(screen.getByTestId("stream-ended-notice")).toHaveTextContent("Live synth");
     expect(screen.queryByRole("heading", { name: "Moderators" })).not.toBeInTheDocument();
     expect(screen.queryByRole("heading", { name: "Banned and timed-out viewers" })).not.toBeInTheDocument();
+  });
+
+  it("shows the live viewer count and the stream's chat, which the creator moderates from here", async () => {
+    const { calls } = fakeServer(makeStream({ title: "Live synth", viewer_count: 12 }));
+    const user = userEvent.setup();
+    renderApp("/dashboard");
+
+    const panel = await screen.findByTestId("live-panel");
+    // Until the socket says hello, the count the API gave.
+    expect(within(panel).getByTestId("dash-viewer-count")).toHaveTextContent("12 viewers");
+    const ws = FakeWebSocket.latest();
+    expect(ws.url).toBe(`ws://localhost:3000/ws/streams/${STREAM_ID}`);
+    ws.serverOpen();
+    expect(ws.framesOf("auth")).toEqual([{ type: "auth", token: "token-a" }]);
+    ws.serverSend(hello({ viewer_count: 40, history: [chatMessage({ id: "spam-1", text: "buy followers" })] }));
+    ws.serverSend({ type: "auth.ok", user: aliceChat, role: "creator" });
+    expect(within(panel).getByTestId("dash-viewer-count")).toHaveTextContent("40 viewers");
+    ws.serverSend({ type: "viewers", count: 41 });
+    expect(within(panel).getByTestId("dash-viewer-count")).toHaveTextContent("41 viewers");
+
+    // The same chat panel as the watch page, beside the preview, with its moderation menu.
+    const chat = within(panel).getByTestId("chat-panel");
+    expect(chat).toHaveAttribute("data-role", "creator");
+    expect(within(chat).getByTestId("chat-message")).toHaveTextContent("bob: buy followers");
+    await user.click(within(chat).getByTestId("chat-mod-menu"));
+    await user.click(within(chat).getByTestId("chat-delete"));
+    await waitFor(() => expect(within(chat).queryByTestId("chat-message")).not.toBeInTheDocument());
+    const del = calls.find((c) => c.method === "DELETE")!;
+    expect(new URL(del.url).pathname).toBe(`/api/streams/${STREAM_ID}/chat/spam-1`);
+    expect(del.headers.get("Authorization")).toBe("Bearer token-a");
+
+    // Creators chat from the dashboard too.
+    await user.type(within(chat).getByTestId("chat-input"), "thanks for coming{Enter}");
+    expect(ws.framesOf("chat.send")).toMatchObject([{ type: "chat.send", text: "thanks for coming" }]);
+  });
+
+  it("closes the stream's socket when the stream ends", async () => {
+    fakeServer(makeStream());
+    const user = userEvent.setup();
+    renderApp("/dashboard");
+    const panel = await screen.findByTestId("live-panel");
+    const ws = FakeWebSocket.latest();
+    ws.serverOpen();
+    await user.click(within(panel).getByTestId("end-stream"));
+    await user.click(within(panel).getByRole("button", { name: "Yes, end stream" }));
+    expect(await screen.findByTestId("go-live-form")).toBeInTheDocument();
+    expect(ws.closedWith).toBe(1000);
+    expect(screen.queryByTestId("chat-panel")).not.toBeInTheDocument();
   });
 
   it("edits the title and description of the live stream", async () => {

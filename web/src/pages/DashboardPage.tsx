@@ -13,12 +13,14 @@ import {
 import type { Stream, StreamHealth, UserPrivate } from "../api/types";
 import { useSession } from "../auth/auth";
 import { BansCard } from "../chat/BansCard";
+import { ChatPanel } from "../chat/ChatPanel";
 import { ModeratorsCard } from "../chat/ModeratorsCard";
+import { useLiveChannel, useViewerCount } from "../chat/useChat";
 import { BitrateGraph } from "../components/BitrateGraph";
 import { CopyButton } from "../components/CopyButton";
 import { FormError, TextAreaField, TextField } from "../components/FormField";
 import { Spinner } from "../components/Status";
-import { MediaStateBadge } from "../components/StreamBits";
+import { MediaStateBadge, ViewerCount } from "../components/StreamBits";
 import { formatBitrate, formatDuration } from "../lib/format";
 import { pushSample } from "../lib/graph";
 import { usePageTitle } from "../lib/usePageTitle";
@@ -304,12 +306,16 @@ function EndStreamControl({ stream, user, onEnded }: { stream: Stream; user: Use
 
 function LivePanel({ stream, user, onEnded }: { stream: Stream; user: UserPrivate; onEnded: (s: Stream) => void }) {
   const showVideo = (stream.media_state === "live" || stream.media_state === "reconnecting") && stream.hls_url;
+  // The stream's own socket, as on the watch page: the viewer count and the chat (the creator moderates it here).
+  const channel = useLiveChannel(stream.stream_id);
+  const viewers = useViewerCount(channel);
   return (
     <section className="card dash-card dash-live" aria-labelledby="live-title" data-testid="live-panel">
       <div className="dash-live-head">
         <div>
           <div className="dash-live-tags">
             <MediaStateBadge state={stream.media_state} />
+            <ViewerCount count={viewers ?? stream.viewer_count} testId="dash-viewer-count" />
             <span className="muted">On air for {formatDuration(stream.started_at, null)}</span>
           </div>
           <h2 id="live-title" data-testid="live-title">
@@ -321,25 +327,30 @@ function LivePanel({ stream, user, onEnded }: { stream: Stream; user: UserPrivat
         </Link>
       </div>
       <div className="dash-live-grid">
-        <div className="dash-preview">
-          {showVideo && stream.hls_url ? (
-            <Player src={stream.hls_url} label="Preview of your stream" compact testId="preview-player">
-              {stream.media_state === "reconnecting" ? (
-                <div className="player-overlay" role="status">
-                  <p className="stage-title">Reconnecting…</p>
-                  <p className="muted">Your encoder disconnected. Viewers wait for it to come back.</p>
-                </div>
-              ) : null}
-            </Player>
-          ) : (
-            <div className="preview-waiting" data-testid="preview-waiting">
-              <span className="spinner" aria-hidden="true" />
-              <p className="stage-title">Waiting for your encoder</p>
-              <p className="muted">Start streaming in OBS with the server and key below. The preview appears here.</p>
-            </div>
-          )}
+        <div className="dash-live-main">
+          <div className="dash-preview">
+            {showVideo && stream.hls_url ? (
+              <Player src={stream.hls_url} label="Preview of your stream" compact testId="preview-player">
+                {stream.media_state === "reconnecting" ? (
+                  <div className="player-overlay" role="status">
+                    <p className="stage-title">Reconnecting…</p>
+                    <p className="muted">Your encoder disconnected. Viewers wait for it to come back.</p>
+                  </div>
+                ) : null}
+              </Player>
+            ) : (
+              <div className="preview-waiting" data-testid="preview-waiting">
+                <span className="spinner" aria-hidden="true" />
+                <p className="stage-title">Waiting for your encoder</p>
+                <p className="muted">Start streaming in OBS with the server and key below. The preview appears here.</p>
+              </div>
+            )}
+          </div>
+          <HealthPanel stream={stream} />
         </div>
-        <HealthPanel stream={stream} />
+        <div className="dash-live-chat">
+          <ChatPanel store={channel} streamId={stream.stream_id} creatorId={stream.user_id} />
+        </div>
       </div>
       <EditStreamForm key={stream.stream_id} stream={stream} user={user} />
       <div className="dash-end">

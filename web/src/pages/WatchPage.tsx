@@ -7,7 +7,7 @@ import { streamKeys, useStream, WATCH_FALLBACK_POLL_MS } from "../api/streams";
 import type { Stream } from "../api/types";
 import { ChatPanel } from "../chat/ChatPanel";
 import type { ChatStore } from "../chat/chatStore";
-import { useLiveChannel } from "../chat/useChat";
+import { useLiveChannel, useViewerCount } from "../chat/useChat";
 import { Avatar } from "../components/Avatar";
 import { FollowButton } from "../components/FollowButton";
 import { NotFound, Spinner } from "../components/Status";
@@ -84,7 +84,7 @@ function Creator({ stream }: { stream: Stream }) {
 /** Whether the socket is connected and has said hello, and its viewer count (re-renders only when these change). */
 function useLiveFacts(store: ChatStore) {
   const live = useSyncExternalStore(store.subscribe, () => store.getState().connection === "open" && store.getState().ready);
-  const viewers = useSyncExternalStore(store.subscribe, () => store.getState().viewerCount);
+  const viewers = useViewerCount(store);
   return { live, viewers };
 }
 
