@@ -79,6 +79,20 @@ class Settings(BaseSettings):
     # A socket whose unsent frames pass this many bytes is too slow to follow the chat and is dropped.
     ws_send_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
     ws_ping_interval_seconds: float = Field(default=10.0, ge=1, le=60)
+    # Media storage (archives, VOD): files under media_dir, or one S3 bucket. S3 credentials are not settings:
+    # boto3's standard chain finds them (AWS_* environment variables, AWS_PROFILE, the instance role).
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None  # required with storage=s3
+    s3_endpoint_url: str | None = None  # MinIO, R2, a local test server; unset: AWS itself
+    s3_region: str = "us-east-1"
+    # Lifetime of the presigned GET URLs handed to browsers when there is no CDN.
+    s3_presign_seconds: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
+    # Files larger than this upload in parts of this size (S3's minimum part is 5 MiB).
+    s3_multipart_threshold_bytes: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
+    # Browsers fetch S3 objects at f"{cdn_base_url}/{key}" instead of presigned URLs when set.
+    cdn_base_url: str | None = None
+    # `livestream storage apply-lifecycle` moves archives to GLACIER this many days after upload.
+    archive_cold_after_days: int = Field(default=90, ge=1, le=3650)
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -99,6 +113,12 @@ class Settings(BaseSettings):
                 f"{MIN_SECRET_LENGTH} characters; set a random one (python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))') or LS_ENV=development"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("LS_STORAGE=s3 needs LS_S3_BUCKET (the bucket that holds the media)")
         return self
 
     @property
