@@ -70,3 +70,47 @@ def test_openapi_export(tmp_path: Path) -> None:
     schema = json.loads(target.read_text())
     assert "/api/auth/register" in schema["paths"]
     assert schema["paths"]["/api/auth/login"]["post"]["operationId"] == "login"
+
+
+def test_storage_commands_need_s3(env: dict[str, str]) -> None:
+    for args in (["storage", "apply-lifecycle"], ["storage", "restore", "archives/a/"]):
+        result = runner.invoke(app, args, env={**env, "LS_STORAGE": "local"})
+        assert result.exit_code == 2
+        assert "LS_STORAGE=s3" in result.output
+    result = runner.invoke(app, ["storage", "apply-lifecycle"], env={**env, "LS_STORAGE": "s3"})
+    assert result.exit_code == 2
+    assert "LS_S3_BUCKET" in result.output
+
+
+def test_storage_apply_lifecycle_and_restore(
+    env: dict[str, str], s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.s3_server import direct_client, make_bucket, use_test_credentials
+
+    use_test_credentials(monkeypatch, tmp_path)
+    bucket = make_bucket(s3_endpoint)
+    s3_env = {
+        **env,
+        "LS_STORAGE": "s3",
+        "LS_S3_BUCKET": bucket,
+        "LS_S3_ENDPOINT_URL": s3_endpoint,
+        "LS_ARCHIVE_COLD_AFTER_DAYS": "45",
+    }
+    result = runner.invoke(app, ["storage", "apply-lifecycle"], env=s3_env)
+    assert result.exit_code == 0, result.output
+    assert "GLACIER 45 days after upload" in result.output
+    client = direct_client(s3_endpoint)
+    try:
+        (rule,) = client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        assert rule["Filter"] == {"Prefix": "archives/"}
+        assert rule["Transitions"][0]["Days"] == 45
+        client.put_object(Bucket=bucket, Key="archives/a/v0.ts", Body=b"x", StorageClass="GLACIER")
+        client.put_object(Bucket=bucket, Key="archives/a/index.m3u8", Body=b"x")
+    finally:
+        client.close()
+
+    result = runner.invoke(app, ["storage", "restore", "archives/a/", "--days", "3"], env=s3_env)
+    assert result.exit_code == 0, result.output
+    assert "restore requested: archives/a/v0.ts (GLACIER)" in result.output
+    assert "2 objects under archives/a/: 1 cold" in result.output
+    assert runner.invoke(app, ["storage", "restore", "../x"], env=s3_env).exit_code == 2

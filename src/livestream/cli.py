@@ -17,6 +17,8 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+storage_app = typer.Typer(help="Media storage: S3 lifecycle rules, restoring cold archives.", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
 
 
 def _settings() -> Settings:
@@ -137,3 +139,103 @@ async def _create_user(settings: Settings, body: object) -> str:
             return str(user.user_id)
     finally:
         await db.dispose()
+
+
+def _s3_settings(command: str) -> Settings:
+    """The settings, refusing (exit 2) anything but LS_STORAGE=s3 with a bucket."""
+    from pydantic import ValidationError
+
+    try:
+        settings = _settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            typer.secho(f"error: {err['msg']}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
+    if settings.storage != "s3":
+        typer.secho(
+            f"error: storage {command} needs LS_STORAGE=s3 (it is {settings.storage!r}: files on local disk have "
+            "no storage classes to move between)",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(2)
+    return settings
+
+
+@storage_app.command("apply-lifecycle")
+def storage_apply_lifecycle() -> None:
+    """Put the bucket rule that moves archives/ to GLACIER LS_ARCHIVE_COLD_AFTER_DAYS days after upload."""
+    from livestream.storage import StorageError, make_storage
+
+    settings = _s3_settings("apply-lifecycle")
+    days = settings.archive_cold_after_days
+
+    async def apply() -> None:
+        storage = make_storage(settings)
+        try:
+            await storage.apply_lifecycle("archives/", days)
+        finally:
+            await storage.close()
+
+    try:
+        asyncio.run(apply())
+    except StorageError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"bucket {settings.s3_bucket}: objects under archives/ move to GLACIER {days} days after upload "
+        "(lifecycle rule livestream-archives-cold; other rules kept)"
+    )
+
+
+@storage_app.command("restore")
+def storage_restore(
+    prefix: Annotated[str, typer.Argument(help="Key prefix, e.g. archives/<archive_id>/")],
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days the restored copy stays readable")] = 7,
+) -> None:
+    """Start an S3 restore of every cold object under PREFIX. Reads work once S3 finishes (hours)."""
+    from livestream.storage import InvalidKey, StorageError
+
+    settings = _s3_settings("restore")
+    if not prefix:
+        typer.secho("error: give a prefix, e.g. archives/<archive_id>/", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    try:
+        listed, cold, started = asyncio.run(_restore(settings, prefix, days))
+    except InvalidKey as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
+    except StorageError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{listed} objects under {prefix}: {cold} cold, restore requested or in progress for {started}")
+    if started:
+        typer.echo(
+            "S3 now copies them back (GLACIER: hours; DEEP_ARCHIVE: up to 12 h with the standard tier); "
+            "until it has, the app answers 409 ARCHIVE_COLD for them"
+        )
+
+
+async def _restore(settings: Settings, prefix: str, days: int) -> tuple[int, int, int]:
+    from livestream.storage import COLD_STORAGE_CLASSES, make_storage
+
+    storage = make_storage(settings)
+    try:
+        objects = await storage.list(prefix)
+        cold = [obj for obj in objects if obj.storage_class in COLD_STORAGE_CLASSES]
+        # An archive is many segment files: a few requests at a time, within the client's connection pool.
+        limit = asyncio.Semaphore(8)
+
+        async def restore_one(key: str, storage_class: str) -> bool:
+            async with limit:
+                started = await storage.restore(key, days)
+            typer.echo(f"{'restore requested' if started else 'not cold any more'}: {key} ({storage_class})")
+            return started
+
+        results = await asyncio.gather(*(restore_one(o.key, o.storage_class) for o in cold), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result  # the first failure, after every other request has finished
+        return len(objects), len(cold), sum(1 for result in results if result is True)
+    finally:
+        await storage.close()
