@@ -38,15 +38,23 @@ function listQuery(status: StreamStatus | null, userId: string | null, limit: nu
 
 /**
  * One stream, polled while it is live so viewers see title and state changes within seconds;
- * `pollMs: false` stops polling (e.g. while a socket delivers the changes instead).
+ * `pollMs: false` stops polling (e.g. while a socket delivers the changes instead). Once it has ended,
+ * `endedPollMs` says whether to go on (e.g. while its replay is being prepared); by default not.
  */
-export function useStream(streamId: string, { pollMs = WATCH_POLL_MS }: { pollMs?: number | false } = {}) {
+export function useStream(
+  streamId: string,
+  { pollMs = WATCH_POLL_MS, endedPollMs }: { pollMs?: number | false; endedPollMs?: (stream: Stream) => number | false } = {},
+) {
   return useQuery({
     queryKey: streamKeys.one(streamId),
     queryFn: () => unwrap(api.GET("/api/streams/{stream_id}", { params: { path: { stream_id: streamId } } })),
     enabled: streamId !== "",
     staleTime: 0,
-    refetchInterval: (query) => (query.state.data?.status === "ended" ? false : pollMs),
+    refetchInterval: (query) => {
+      const stream = query.state.data;
+      if (stream?.status !== "ended") return pollMs;
+      return endedPollMs ? endedPollMs(stream) : false;
+    },
   });
 }
 

@@ -2,7 +2,7 @@
 // messages pending until the server acknowledges them, deletions, slow mode, your role in the
 // channel, the viewer count and the stream's state. A plain store (not React state) so frames that
 // arrive before a component mounts are not lost; components read it with useSyncExternalStore.
-import { MESSAGE_MAX, NONCE_MAX, type ChatMessageFrame, type ChatRole, type ChatUser, type ErrorFrame, type ServerFrame, type StreamInfo } from "../realtime/protocol";
+import { MESSAGE_MAX, NONCE_MAX, type ArchiveStatusFrame, type ChatMessageFrame, type ChatRole, type ChatUser, type ErrorFrame, type ServerFrame, type StreamInfo } from "../realtime/protocol";
 import type { ConnectionState, StreamSocket } from "../realtime/socket";
 
 /** How many messages a page keeps; older ones scroll away for good. */
@@ -88,11 +88,13 @@ export function makeNonce(): string {
 }
 
 type StreamListener = (info: StreamInfo, initial: boolean) => void;
+type ArchiveListener = (frame: ArchiveStatusFrame) => void;
 
 export class ChatStore {
   private state: ChatState = initialChatState;
   private readonly listeners = new Set<() => void>();
   private readonly streamListeners = new Set<StreamListener>();
+  private readonly archiveListeners = new Set<ArchiveListener>();
   private socket: StreamSocket | null = null;
   private errorSeq = 0;
 
@@ -107,6 +109,12 @@ export class ChatStore {
   onStream(listener: StreamListener): () => void {
     this.streamListeners.add(listener);
     return () => this.streamListeners.delete(listener);
+  }
+
+  /** Hear about archive.status frames: an archive of this stream is being processed, is ready, or failed. */
+  onArchive(listener: ArchiveListener): () => void {
+    this.archiveListeners.add(listener);
+    return () => this.archiveListeners.delete(listener);
   }
 
   /** Feed this store from `socket` (starting over); returns the detach function. */
@@ -234,6 +242,9 @@ export class ChatStore {
         this.emitStream(info, false);
         return;
       }
+      case "archive.status":
+        for (const listener of [...this.archiveListeners]) listener(frame);
+        return;
       case "error":
         this.onError(frame);
         return;

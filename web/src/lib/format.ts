@@ -54,3 +54,27 @@ export function formatBitrate(kbps: number | null | undefined): string {
   if (kbps === null || kbps === undefined || !Number.isFinite(kbps)) return "—";
   return kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbps` : `${Math.round(kbps)} kbps`;
 }
+
+const dateOnly = new Intl.DateTimeFormat("en-US", { month: "short", day: "numeric", year: "numeric" });
+
+/** A date, e.g. "Mar 4, 2026". */
+export function formatDate(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "" : dateOnly.format(date);
+}
+
+/** A length in seconds as a clock: "0:00:45", "0:12:05", "1:02:03". */
+export function formatClock(totalSeconds: number): string {
+  const seconds = Number.isFinite(totalSeconds) ? Math.max(0, Math.floor(totalSeconds)) : 0;
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+}
+
+/** A file size in decimal units: "0.4 MB", "512.3 MB", "1.25 GB". */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes <= 0) return "0 MB";
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
+  return `${Math.max(0.1, bytes / 1e6).toFixed(1)} MB`;
+}

@@ -45,6 +45,8 @@ function fakeServer(initial: Stream | null = null) {
       state.live = { ...state.live!, ...body };
       return json(200, state.live);
     },
+    // The archives card: none yet.
+    "GET /api/archives": () => json(200, { items: [], next_cursor: null }),
     // The chat cards shown while live: nobody to list.
     [`GET /api/streams/${STREAM_ID}/moderators`]: () => json(200, { items: [] }),
     [`GET /api/streams/${STREAM_ID}/bans`]: () => json(200, { items: [] }),

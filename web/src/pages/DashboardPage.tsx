@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { ApiError, errorMessage, formErrors } from "../api/errors";
 import {
@@ -12,6 +12,7 @@ import {
 } from "../api/streams";
 import type { Stream, StreamHealth, UserPrivate } from "../api/types";
 import { useSession } from "../auth/auth";
+import { ArchivesCard } from "../archives/ArchivesCard";
 import { BansCard } from "../chat/BansCard";
 import { ChatPanel } from "../chat/ChatPanel";
 import { ModeratorsCard } from "../chat/ModeratorsCard";
@@ -512,6 +513,18 @@ function ObsHints() {
 
 // ---------- the page ----------
 
+/** The stream this page last saw live and then not (ended here, from OBS, or anywhere else). */
+function useEndedStreamId(stream: Stream | null): string | null {
+  const liveId = stream?.stream_id ?? null;
+  const previous = useRef<string | null>(null);
+  const [endedId, setEndedId] = useState<string | null>(null);
+  useEffect(() => {
+    if (previous.current !== null && previous.current !== liveId) setEndedId(previous.current);
+    previous.current = liveId;
+  }, [liveId]);
+  return endedId;
+}
+
 export function DashboardPage() {
   usePageTitle("Creator dashboard");
   const { user } = useSession();
@@ -523,6 +536,7 @@ function Dashboard({ user }: { user: UserPrivate }) {
   const live = useMyLiveStream(user.user_id);
   const [ended, setEnded] = useState<Stream | null>(null);
   const stream = live.data ?? null;
+  const endedStreamId = useEndedStreamId(stream);
 
   return (
     <div className="page dashboard" data-testid="dashboard" data-live={stream ? stream.media_state : "none"}>
@@ -570,6 +584,8 @@ function Dashboard({ user }: { user: UserPrivate }) {
           }}
         />
       )}
+
+      <ArchivesCard userId={user.user_id} endedStreamId={endedStreamId} />
 
       <div className="dash-setup-grid">
         <StreamKeyCard />

@@ -4,10 +4,14 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { clearSession, resetSessionForTests, setAuthenticated } from "../auth/session";
 import { alice, errorBody, json, stubFetch } from "../test/http";
 import { renderApp } from "../test/render";
+import { archivePage, numberedArchive } from "../test/archives";
 import { makeStream, page } from "../test/streams";
 
-/** No streams at all, for tests about the profile itself. */
-const noStreams = { "GET /api/streams": () => json(200, page([])) };
+/** No streams (nor archives) at all, for tests about the profile itself. */
+const noStreams = {
+  "GET /api/streams": () => json(200, page([])),
+  "GET /api/archives": () => json(200, archivePage([])),
+};
 
 const bob = {
   user_id: "0b0b0b0b-0000-4000-8000-000000000002",
@@ -106,6 +110,7 @@ describe("channel streams", () => {
     const live = bobStream(9, { status: "live", media_state: "live", ended_at: null, title: "Any% attempt", hls_url: "http://localhost:3000/hls/x/master.m3u8", thumbnail_url: "http://localhost:3000/hls/x/thumbnail.jpg" });
     const { calls } = stubFetch({
       "GET /api/users/by-username/bob": () => json(200, bob),
+      "GET /api/archives": () => json(200, archivePage([])),
       "GET /api/streams": (req) => {
         const q = new URL(req.url).searchParams;
         expect(q.get("user_id")).toBe(bob.user_id);
@@ -142,6 +147,120 @@ describe("channel streams", () => {
     expect(await screen.findByText("You have not gone live yet.")).toBeInTheDocument();
     expect(screen.getByRole("link", { name: "Open the creator dashboard" })).toHaveAttribute("href", "/dashboard");
     expect(screen.queryByTestId("channel-live")).not.toBeInTheDocument();
+  });
+});
+
+describe("channel archives", () => {
+  beforeEach(() => {
+    resetSessionForTests();
+    clearSession();
+  });
+  afterEach(() => resetSessionForTests());
+
+  // Noon, local time: the same date in every time zone the tests may run in.
+  const MAR_4 = new Date(2026, 2, 4, 12).toISOString();
+  const FEB_10 = new Date(2026, 1, 10, 12).toISOString();
+  const bobArchive = (n: number, over: Parameters<typeof numberedArchive>[1] = {}) =>
+    numberedArchive(n, {
+      started_at: MAR_4,
+      user_id: bob.user_id,
+      user: { user_id: bob.user_id, username: "bob", display_name: bob.display_name, avatar_url: null },
+      title: `Replay ${n}`,
+      ...over,
+    });
+
+  it("shows the ready archives as a grid with poster, title, length and date, each linking to its watch page, page by page", async () => {
+    const { calls } = stubFetch({
+      ...noStreams,
+      "GET /api/users/by-username/bob": () => json(200, bob),
+      "GET /api/archives": (req) => {
+        const q = new URL(req.url).searchParams;
+        expect(q.get("user_id")).toBe(bob.user_id);
+        return q.get("cursor") === "c2"
+          ? json(200, archivePage([bobArchive(1, { storage_class: "GLACIER", started_at: FEB_10 })]))
+          : json(200, archivePage([bobArchive(3, { duration: 45 }), bobArchive(2, { duration: 7384 })], "c2"));
+      },
+    });
+    const user = userEvent.setup();
+    renderApp("/u/bob");
+
+    const section = await screen.findByTestId("channel-archives");
+    expect(within(section).getByRole("heading", { name: "Archives" })).toBeInTheDocument();
+    await waitFor(() => expect(within(section).getAllByTestId("archive-card")).toHaveLength(2));
+    const [first] = within(section).getAllByTestId("archive-card");
+    expect(within(first!).getByTestId("archive-card-title")).toHaveTextContent("Replay 3");
+    expect(within(first!).getByTestId("archive-card-title")).toHaveAttribute("href", `/watch/${bobArchive(3).stream_id}`);
+    expect(within(first!).getByTestId("archive-duration")).toHaveTextContent("0:00:45");
+    expect(within(first!).getByTestId("archive-date")).toHaveTextContent("Mar 4, 2026");
+    expect(within(first!).getByTestId("archive-date")).toHaveAttribute("dateTime", MAR_4);
+    // The poster, as is (a finished archive's poster does not change).
+    expect(first!.querySelector("img")).toHaveAttribute("src", bobArchive(3).thumbnail_url!);
+    expect(within(section).getAllByTestId("archive-duration").map((d) => d.textContent)).toEqual(["0:00:45", "2:03:04"]);
+
+    await user.click(within(section).getByRole("button", { name: "Load more" }));
+    await waitFor(() => expect(within(section).getAllByTestId("archive-card")).toHaveLength(3));
+    expect(within(section).getAllByTestId("archive-card-title").map((a) => a.textContent)).toEqual(["Replay 3", "Replay 2", "Replay 1"]);
+    const last = within(section).getAllByTestId("archive-card")[2]!;
+    expect(within(last).getByTestId("archive-date")).toHaveTextContent("Feb 10, 2026");
+    expect(within(last).getByTestId("archive-cold-note")).toHaveTextContent("In cold storage");
+    expect(within(section).queryByRole("button", { name: "Load more" })).not.toBeInTheDocument();
+    const pages = calls.filter((c) => new URL(c.url).pathname === "/api/archives");
+    expect(pages.map((c) => new URL(c.url).searchParams.get("cursor"))).toEqual([null, "c2"]);
+  });
+
+  it("shows its owner only the ready ones (the dashboard has the rest)", async () => {
+    setAuthenticated("token-a", alice);
+    stubFetch({
+      ...noStreams,
+      "GET /api/users/by-username/alice": () => json(200, alice),
+      "GET /api/archives": () =>
+        json(
+          200,
+          archivePage([
+            numberedArchive(3, { status: "processing", progress: 40, hls_url: null, thumbnail_url: null }),
+            numberedArchive(2, { status: "failed", failure_reason: "Broken", hls_url: null }),
+            numberedArchive(1),
+          ]),
+        ),
+    });
+    renderApp("/u/alice");
+    const section = await screen.findByTestId("channel-archives");
+    await waitFor(() => expect(within(section).getAllByTestId("archive-card")).toHaveLength(1));
+    expect(within(section).getByTestId("archive-card-title")).toHaveTextContent("Stream number 1");
+  });
+
+  it("says when there are none, to visitors and to the owner", async () => {
+    stubFetch({ ...noStreams, "GET /api/users/by-username/bob": () => json(200, bob) });
+    const view = renderApp("/u/bob");
+    const section = await screen.findByTestId("channel-archives");
+    expect(await within(section).findByText("No archives yet.")).toBeInTheDocument();
+    expect(section).toHaveTextContent("Replays of Bob the Streamer’s streams show here.");
+    view.unmount();
+
+    setAuthenticated("token-a", alice);
+    stubFetch({
+      ...noStreams,
+      "GET /api/users/by-username/alice": () => json(200, alice),
+      "GET /api/archives": () => json(200, archivePage([numberedArchive(1, { status: "processing", progress: 5, hls_url: null })])),
+    });
+    renderApp("/u/alice");
+    const own = await screen.findByTestId("channel-archives");
+    expect(await within(own).findByText("No archives yet.")).toBeInTheDocument();
+    expect(own).toHaveTextContent("Your replays show here once they are ready.");
+    expect(within(own).getByRole("link", { name: "See them on the creator dashboard" })).toHaveAttribute("href", "/dashboard");
+  });
+
+  it("says what went wrong when the archives cannot be loaded", async () => {
+    stubFetch({
+      ...noStreams,
+      "GET /api/users/by-username/bob": () => json(200, bob),
+      "GET /api/archives": () => errorBody(422, "VALIDATION_ERROR", "user_id is not a valid id"),
+    });
+    renderApp("/u/bob");
+    const section = await screen.findByTestId("channel-archives");
+    expect(await within(section).findByRole("alert")).toHaveTextContent("user_id is not a valid id");
+    // The rest of the channel is still there.
+    expect(screen.getByTestId("past-streams")).toBeInTheDocument();
   });
 });
 

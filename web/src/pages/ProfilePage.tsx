@@ -1,5 +1,6 @@
 import { Link, useLocation, useParams } from "react-router-dom";
 import { ApiError, errorMessage } from "../api/errors";
+import { ChannelArchives } from "../archives/ChannelArchives";
 import { useUserByUsername } from "../api/queries";
 import { useStreamList, useStreamPages } from "../api/streams";
 import type { UserPublic } from "../api/types";
@@ -101,7 +102,7 @@ export function ProfilePage() {
   );
 }
 
-/** The creator's live stream (if any) on top, then past broadcasts page by page. */
+/** The creator's live stream (if any) on top, then their replays, then past broadcasts page by page. */
 function ChannelStreams({ user, isOwner }: { user: UserPublic; isOwner: boolean }) {
   const live = useStreamList({ status: "live", userId: user.user_id, limit: 1 });
   const past = useStreamPages("ended", user.user_id);
@@ -121,6 +122,8 @@ function ChannelStreams({ user, isOwner }: { user: UserPublic; isOwner: boolean 
           </ul>
         </section>
       ) : null}
+
+      <ChannelArchives user={user} isOwner={isOwner} />
 
       <section className="profile-section" aria-labelledby="broadcasts-title" data-testid="past-streams">
         <h2 id="broadcasts-title">Past streams</h2>

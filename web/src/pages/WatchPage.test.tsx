@@ -4,85 +4,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Stream } from "../api/types";
 import { clearSession, resetSessionForTests } from "../auth/session";
 import { chatMessage, hello } from "../test/chat";
+import { hlsInstances } from "../test/fakeHls";
 import { FakeWebSocket } from "../test/fakeWebSocket";
 import { alice, errorBody, json, stubFetch } from "../test/http";
 import { renderApp } from "../test/render";
 import { makeStream, STREAM_ID } from "../test/streams";
 
-// A stand-in for hls.js: records what the player asks of it and lets a test fire its events.
-vi.mock("hls.js", () => {
-  type Handler = (event: string, data: unknown) => void;
-  class FakeHls {
-    static instances: FakeHls[] = [];
-    static isSupported() {
-      return true;
-    }
-    config: Record<string, unknown>;
-    levels = [
-      { height: 360, width: 640, bitrate: 800_000 },
-      { height: 720, width: 1280, bitrate: 2_800_000 },
-      { height: 480, width: 854, bitrate: 1_400_000 },
-    ];
-    currentLevel = -1;
-    targetLatency: number | null = null;
-    latency = 2.4;
-    playingDate = new Date(1_772_654_400_000);
-    source: string | null = null;
-    media: HTMLMediaElement | null = null;
-    destroyed = false;
-    handlers = new Map<string, Handler[]>();
-    constructor(config: Record<string, unknown>) {
-      this.config = { ...config };
-      FakeHls.instances.push(this);
-    }
-    on(event: string, handler: Handler) {
-      this.handlers.set(event, [...(this.handlers.get(event) ?? []), handler]);
-    }
-    emit(event: string, data: unknown = {}) {
-      for (const handler of this.handlers.get(event) ?? []) handler(event, data);
-    }
-    attachMedia(media: HTMLMediaElement) {
-      this.media = media;
-    }
-    loadSource(src: string) {
-      this.source = src;
-    }
-    recoveries = 0;
-    recoverMediaError() {
-      this.recoveries += 1;
-    }
-    destroy() {
-      this.destroyed = true;
-    }
-  }
-  return {
-    default: FakeHls,
-    Events: {
-      MANIFEST_PARSED: "hlsManifestParsed",
-      LEVELS_UPDATED: "hlsLevelsUpdated",
-      LEVEL_SWITCHED: "hlsLevelSwitched",
-      LEVEL_UPDATED: "hlsLevelUpdated",
-      FRAG_BUFFERED: "hlsFragBuffered",
-      ERROR: "hlsError",
-    },
-    ErrorTypes: { MEDIA_ERROR: "mediaError", NETWORK_ERROR: "networkError" },
-  };
-});
-
-interface Fake {
-  config: Record<string, unknown>;
-  currentLevel: number;
-  targetLatency: number | null;
-  source: string | null;
-  destroyed: boolean;
-  recoveries: number;
-  emit: (event: string, data?: unknown) => void;
-}
-
-async function hlsInstances(): Promise<Fake[]> {
-  const mod = (await import("hls.js")) as unknown as { default: { instances: Fake[] } };
-  return mod.default.instances;
-}
+vi.mock("hls.js", () => import("../test/fakeHls"));
 
 const aliceProfile = {
   user_id: alice.user_id,

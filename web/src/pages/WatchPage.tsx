@@ -1,10 +1,13 @@
 import { useEffect, useSyncExternalStore } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { Link, useParams, useSearchParams } from "react-router-dom";
+import { REPLAY_POLL_MS, streamArchive } from "../api/archives";
 import { ApiError, errorMessage } from "../api/errors";
 import { useUserByUsername } from "../api/queries";
 import { streamKeys, useStream, WATCH_FALLBACK_POLL_MS } from "../api/streams";
 import type { Stream } from "../api/types";
+import { useArchiveFrames } from "../archives/ArchiveBits";
+import { PreparingStage, ReplayStage } from "../archives/ReplayStage";
 import { ChatPanel } from "../chat/ChatPanel";
 import type { ChatStore } from "../chat/chatStore";
 import { useLiveChannel, useViewerCount } from "../chat/useChat";
@@ -12,13 +15,19 @@ import { Avatar } from "../components/Avatar";
 import { FollowButton } from "../components/FollowButton";
 import { NotFound, Spinner } from "../components/Status";
 import { LiveBadge, ViewerCount } from "../components/StreamBits";
-import { formatAgo, formatCount, formatDuration, plural } from "../lib/format";
+import { formatAgo, formatClock, formatCount, formatDuration, plural } from "../lib/format";
 import { usePageTitle } from "../lib/usePageTitle";
 import { Player } from "../player/Player";
 
 function Stage({ stream, bench }: { stream: Stream; bench: boolean }) {
   const channel = `/u/${encodeURIComponent(stream.user.username)}`;
   if (stream.status === "ended" || stream.media_state === "ended") {
+    const archive = streamArchive(stream);
+    if (archive?.status === "ready" && archive.hls_url) {
+      return <ReplayStage key={archive.archive_id} stream={stream} archive={{ ...archive, hls_url: archive.hls_url }} />;
+    }
+    if (archive?.status === "processing") return <PreparingStage archive={archive} />;
+    // Failed, or no archive at all.
     return (
       <div className="stage stage--message" data-testid="stream-ended">
         <div className="stage-text">
@@ -121,7 +130,12 @@ export function WatchPage() {
   const channel = useLiveChannel(streamId);
   const { live: socketLive, viewers } = useLiveFacts(channel);
   useStreamFromSocket(channel, streamId);
-  const query = useStream(streamId, { pollMs: socketLive ? false : WATCH_FALLBACK_POLL_MS });
+  useArchiveFrames(channel);
+  const query = useStream(streamId, {
+    pollMs: socketLive ? false : WATCH_FALLBACK_POLL_MS,
+    // Waiting for the replay: the socket's archive.status frames bring it, and a slow poll in case one is missed.
+    endedPollMs: (s) => (streamArchive(s)?.status === "processing" ? REPLAY_POLL_MS : false),
+  });
   const stream = query.data;
   usePageTitle(stream ? stream.title : "Stream");
 
@@ -144,6 +158,8 @@ export function WatchPage() {
   if (!stream) return null;
 
   const live = stream.status === "live";
+  const archive = streamArchive(stream);
+  const replay = !live && archive?.status === "ready" ? archive : null;
   return (
     <div className="watch" data-testid="watch" data-media-state={stream.media_state}>
       <div className="watch-main">
@@ -153,7 +169,16 @@ export function WatchPage() {
             {live && stream.media_state === "live" ? <LiveBadge testId="live-badge" /> : null}
             {live && stream.media_state === "reconnecting" ? <span className="state-pill">Reconnecting</span> : null}
             {live && stream.media_state === "waiting" ? <span className="state-pill">Starting soon</span> : null}
-            {!live ? <span className="state-pill">Ended</span> : null}
+            {!live ? (
+              <span className="state-pill" data-testid="ended-pill">
+                {replay ? "Replay" : "Ended"}
+              </span>
+            ) : null}
+            {replay && replay.duration > 0 ? (
+              <span className="muted watch-when" data-testid="replay-duration">
+                {formatClock(replay.duration)}
+              </span>
+            ) : null}
             {live ? <ViewerCount count={viewers ?? stream.viewer_count} testId="viewer-count" /> : null}
             <span className="muted watch-when">
               {live ? `Started ${formatAgo(stream.started_at)}` : `Streamed ${formatAgo(stream.started_at)}`}

@@ -1,6 +1,7 @@
-// The live player: hls.js with adaptive quality (and a manual menu), tuned for low latency.
+// The player: hls.js with adaptive quality (and a manual menu), tuned for low latency when live; the same
+// player plays a finished recording (an archive's VOD playlist) with a seek bar and its duration.
 // Falls back to the browser's own HLS only where hls.js cannot run (no Media Source Extensions).
-import Hls, { ErrorTypes, Events, type HlsConfig } from "hls.js";
+import Hls, { ErrorDetails, ErrorTypes, Events, type ErrorData, type HlsConfig } from "hls.js";
 // hls.js's ES module build has no inline worker; this ships its transmuxing worker as a same-origin file
 // (CSP worker-src 'self'), so demuxing does not run on the page's main thread.
 import hlsWorkerUrl from "hls.js/dist/hls.worker.js?url";
@@ -29,6 +30,35 @@ export const PLAYER_CONFIG: Partial<HlsConfig> = {
   capLevelToPlayerSize: false,
 };
 
+/** A recording: no live-edge tuning; keep more behind the playhead for seeking back. */
+export const VOD_CONFIG: Partial<HlsConfig> = {
+  lowLatencyMode: false,
+  backBufferLength: 90,
+  enableWorker: true,
+  workerPath: hlsWorkerUrl,
+  capLevelToPlayerSize: false,
+};
+
+/** The server refused the playlist (a 4xx): what it said. */
+export interface Refusal {
+  status: number;
+  /** The `code` of the server's JSON error body (e.g. ARCHIVE_COLD), when there was one. */
+  code: string | null;
+}
+
+/** The error code in a refused playlist's JSON body, if hls.js kept the request (its XHR loader does). */
+function refusalCode(data: ErrorData): string | null {
+  const details = data.networkDetails as { responseText?: unknown } | null | undefined;
+  const text = details && typeof details.responseText === "string" ? details.responseText : "";
+  try {
+    const body: unknown = JSON.parse(text);
+    const code = typeof body === "object" && body !== null ? (body as { code?: unknown }).code : undefined;
+    return typeof code === "string" ? code : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface BenchHandle {
   /** Wall-clock time (ms since the epoch) of the frame on screen, from EXT-X-PROGRAM-DATE-TIME. */
   playingDate: () => number | null;
@@ -56,6 +86,15 @@ interface Props {
   src: string;
   /** Accessible name of the video. */
   label: string;
+  /** A finished recording (VOD playlist): seekable, with no live tuning and no latency probe. */
+  vod?: boolean;
+  /** An image shown until the video plays. */
+  poster?: string | null;
+  /**
+   * A recording's playlist was refused (4xx; e.g. 409 ARCHIVE_COLD): the player stops instead of starting
+   * over, and tells the page, which may show something better than its own failure message.
+   */
+  onRefused?: (refusal: Refusal) => void;
   /** Small, muted, no quality menu or unmute prompt: the dashboard preview. */
   compact?: boolean;
   /** Expose window.__lsPlayer for the latency benchmark. */
@@ -65,9 +104,24 @@ interface Props {
   children?: ReactNode;
 }
 
-export function LivePlayer({ src, label, compact = false, bench = false, testId = "player", children }: Props) {
+export function LivePlayer({
+  src,
+  label,
+  vod = false,
+  poster = null,
+  onRefused,
+  compact = false,
+  bench = false,
+  testId = "player",
+  children,
+}: Props) {
   const videoRef = useRef<HTMLVideoElement>(null);
   const hlsRef = useRef<Hls | null>(null);
+  const onRefusedRef = useRef(onRefused);
+  onRefusedRef.current = onRefused;
+  /** Where a recording was when hls.js had to start over (it picks up there, not from the start). */
+  const resumeAtRef = useRef(0);
+  const resumeSrcRef = useRef(src);
   const [attempt, setAttempt] = useState(0);
   const [options, setOptions] = useState<QualityOption[]>([]);
   const [selected, setSelected] = useState(AUTO);
@@ -100,7 +154,9 @@ export function LivePlayer({ src, label, compact = false, bench = false, testId 
     setFailure(null);
 
     if (engine === "none") {
-      setFailure("This browser cannot play live video. Try a recent Chrome, Firefox, Edge or Safari.");
+      setFailure(
+        `This browser cannot play ${vod ? "this video" : "live video"}. Try a recent Chrome, Firefox, Edge or Safari.`,
+      );
       return;
     }
     if (engine === "native") {
@@ -112,7 +168,12 @@ export function LivePlayer({ src, label, compact = false, bench = false, testId 
       };
     }
 
-    const hls = new Hls(PLAYER_CONFIG);
+    if (resumeSrcRef.current !== src) {
+      resumeSrcRef.current = src;
+      resumeAtRef.current = 0;
+    }
+    const resumeAt = resumeAtRef.current;
+    const hls = new Hls(vod ? { ...VOD_CONFIG, ...(resumeAt > 0 ? { startPosition: resumeAt } : {}) } : PLAYER_CONFIG);
     hlsRef.current = hls;
     let retry: ReturnType<typeof setTimeout> | undefined;
     let recoveries = 0;
@@ -145,7 +206,18 @@ export function LivePlayer({ src, label, compact = false, bench = false, testId 
         hls.recoverMediaError();
         return;
       }
+      const status = data.response?.code ?? 0;
+      if (vod && data.details === ErrorDetails.MANIFEST_LOAD_ERROR && status >= 400 && status < 500) {
+        // A recording the server will not serve (gone, or in cold storage): asking again changes nothing.
+        hls.destroy();
+        if (hlsRef.current === hls) hlsRef.current = null;
+        setBuffering(false);
+        setFailure("This video cannot be played right now.");
+        onRefusedRef.current?.({ status, code: refusalCode(data) });
+        return;
+      }
       // Network trouble or worse: start over in a moment (the stream may be between segments).
+      if (vod) resumeAtRef.current = video.currentTime;
       hls.destroy();
       if (hlsRef.current === hls) hlsRef.current = null;
       setBuffering(true);
@@ -155,7 +227,7 @@ export function LivePlayer({ src, label, compact = false, bench = false, testId 
 
     hls.attachMedia(video);
     hls.loadSource(src);
-    if (bench) {
+    if (bench && !vod) {
       window.__lsPlayer = {
         playingDate: () => hls.playingDate?.getTime() ?? null,
         latency: () => hls.latency,
@@ -165,9 +237,9 @@ export function LivePlayer({ src, label, compact = false, bench = false, testId 
       clearTimeout(retry);
       hls.destroy();
       if (hlsRef.current === hls) hlsRef.current = null;
-      if (bench) delete window.__lsPlayer;
+      if (bench && !vod) delete window.__lsPlayer;
     };
-  }, [src, attempt, bench, start]);
+  }, [src, vod, attempt, bench, start]);
 
   useEffect(() => {
     const video = videoRef.current;
@@ -210,7 +282,9 @@ export function LivePlayer({ src, label, compact = false, bench = false, testId 
         ref={videoRef}
         className="player-video"
         data-testid={testId}
+        data-mode={vod ? "vod" : "live"}
         aria-label={label}
+        poster={poster ?? undefined}
         // Autoplay is only allowed muted; the viewer unmutes with one click.
         muted
         playsInline

@@ -69,6 +69,19 @@ export interface StreamStatusFrame extends StreamInfo {
   type: "stream.status";
 }
 
+export type ArchiveStatus = "processing" | "ready" | "failed";
+
+/** An archive's processing advanced (sent on its stream's channel, also after the stream ended). */
+export interface ArchiveStatusFrame {
+  type: "archive.status";
+  archive_id: string;
+  stream_id: string;
+  status: ArchiveStatus;
+  /** 0..100 */
+  progress: number;
+  failure_reason: string | null;
+}
+
 export interface PongFrame {
   type: "pong";
 }
@@ -108,6 +121,7 @@ export type ServerFrame =
   | ChatSettingsFrame
   | ViewersFrame
   | StreamStatusFrame
+  | ArchiveStatusFrame
   | PongFrame
   | ErrorFrame;
 
@@ -223,6 +237,17 @@ export function parseServerFrame(raw: unknown): ServerFrame | null {
       return isNumber(data.count) ? { type: "viewers", count: data.count } : null;
     case "stream.status":
       return isStreamInfo(data) ? { type: "stream.status", ...streamInfo(data) } : null;
+    case "archive.status":
+      if (!isString(data.archive_id) || !isString(data.stream_id) || !isNumber(data.progress)) return null;
+      if (data.status !== "processing" && data.status !== "ready" && data.status !== "failed") return null;
+      return {
+        type: "archive.status",
+        archive_id: data.archive_id,
+        stream_id: data.stream_id,
+        status: data.status,
+        progress: Math.min(100, Math.max(0, data.progress)),
+        failure_reason: isString(data.failure_reason) ? data.failure_reason : null,
+      };
     case "pong":
       return { type: "pong" };
     case "error": {

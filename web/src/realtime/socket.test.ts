@@ -59,6 +59,21 @@ describe("stream socket", () => {
     socket.close();
   });
 
+  it("parses archive.status frames, keeping progress within 0..100 and refusing unknown statuses", () => {
+    const frame = { type: "archive.status", archive_id: "a1", stream_id: "s1", status: "processing", progress: 42, failure_reason: null };
+    expect(parseServerFrame(JSON.stringify(frame))).toEqual(frame);
+    expect(parseServerFrame(JSON.stringify({ ...frame, status: "failed", progress: 130, failure_reason: "Disk full" }))).toEqual({
+      ...frame,
+      status: "failed",
+      progress: 100,
+      failure_reason: "Disk full",
+    });
+    expect(parseServerFrame(JSON.stringify({ ...frame, failure_reason: undefined, extra: 1 }))).toEqual(frame);
+    expect(parseServerFrame(JSON.stringify({ ...frame, status: "queued" }))).toBeNull();
+    expect(parseServerFrame(JSON.stringify({ ...frame, progress: "42" }))).toBeNull();
+    expect(parseServerFrame(JSON.stringify({ ...frame, archive_id: 7 }))).toBeNull();
+  });
+
   it("signs in after opening when there is a session, not before and not when signed out", () => {
     const anon = open();
     anon.ws.serverOpen();

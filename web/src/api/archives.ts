@@ -1,0 +1,259 @@
+// Archives (a finished stream's recording, replayable as VOD): types, TanStack Query hooks, and the cache
+// updates that archive.status frames drive.
+//
+// TEMPORARY: the types below are written by hand from the agreed contract (issue 8) until GET /api/archives
+// is in the backend's OpenAPI; then they come from the generated schema like every other type (types.ts).
+import { type InfiniteData, type QueryClient, useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { Client } from "openapi-fetch";
+import { useSession } from "../auth/auth";
+import type { ArchiveStatusFrame } from "../realtime/protocol";
+import { api, unwrap } from "./client";
+import { streamKeys } from "./streams";
+import type { Stream } from "./types";
+
+export type ArchiveStatus = "processing" | "ready" | "failed";
+
+export interface ArchiveUser {
+  user_id: string;
+  username: string;
+  display_name: string | null;
+  avatar_url?: string | null;
+}
+
+export interface Archive {
+  archive_id: string;
+  stream_id: string;
+  user_id: string;
+  user: ArchiveUser;
+  /** The stream's title. */
+  title: string;
+  status: ArchiveStatus;
+  /** 0..100 */
+  progress: number;
+  failure_reason: string | null;
+  /** Seconds. */
+  duration: number;
+  /** Bytes as stored. */
+  file_size: number;
+  /** The VOD master playlist, when ready. */
+  hls_url: string | null;
+  /** An MP4 download, when ready and the operator enabled it. */
+  mp4_url: string | null;
+  /** The poster (JPEG), when ready. */
+  thumbnail_url: string | null;
+  /** "STANDARD", or a cold class ("GLACIER", "DEEP_ARCHIVE"). */
+  storage_class: string;
+  started_at: string;
+  ended_at: string | null;
+  created_at: string;
+  ready_at: string | null;
+}
+
+export interface ArchivePage {
+  items: Archive[];
+  next_cursor: string | null;
+}
+
+/** What GET /api/streams/{id} says of the stream's archive. */
+export interface StreamArchive {
+  archive_id: string;
+  status: ArchiveStatus;
+  progress: number;
+  hls_url: string | null;
+  thumbnail_url: string | null;
+  duration: number;
+}
+
+type StreamWithArchive = Stream & { archive?: StreamArchive | null };
+
+// ---------- the hand-written paths (openapi-typescript's shape), for the typed client ----------
+
+type Json<T> = { headers: { [name: string]: unknown }; content: { "application/json": T } };
+type ErrorJson = Json<{ error: string; code: string }>;
+type NoParams = { query?: never; header?: never; path?: never; cookie?: never };
+type ArchivePath = { query?: never; header?: never; path: { archive_id: string }; cookie?: never };
+
+interface ArchivePaths {
+  "/api/archives": {
+    parameters: NoParams;
+    get: {
+      parameters: { query: { user_id: string; limit?: number; cursor?: string }; header?: never; path?: never; cookie?: never };
+      requestBody?: never;
+      responses: { 200: Json<ArchivePage>; 422: ErrorJson };
+    };
+  };
+  "/api/archives/{archive_id}": {
+    parameters: NoParams;
+    get: { parameters: ArchivePath; requestBody?: never; responses: { 200: Json<Archive>; 404: ErrorJson } };
+    delete: {
+      parameters: ArchivePath;
+      requestBody?: never;
+      responses: { 204: { headers: { [name: string]: unknown }; content?: never }; 403: ErrorJson; 404: ErrorJson };
+    };
+  };
+  "/api/archives/{archive_id}/retry": {
+    parameters: NoParams;
+    post: { parameters: ArchivePath; requestBody?: never; responses: { 202: Json<Archive>; 403: ErrorJson; 409: ErrorJson } };
+  };
+}
+
+/** The app's client (same fetch, token and refresh), typed for the archive paths. */
+const archiveApi = api as unknown as Client<ArchivePaths>;
+
+// ---------- helpers ----------
+
+export const ARCHIVE_PAGE_SIZE = 12;
+/** The dashboard asks for its archives this often while one is being processed. */
+export const ARCHIVE_POLL_MS = 3_000;
+/** A watch page waiting for its replay asks for the stream this often, besides the socket's frames. */
+export const REPLAY_POLL_MS = 15_000;
+
+/** Storage classes whose objects cannot be read without a restore first (S3 Glacier Instant Retrieval can). */
+const COLD_CLASSES = new Set(["GLACIER", "DEEP_ARCHIVE"]);
+
+export function isCold(storageClass: string | null | undefined): boolean {
+  return storageClass !== null && storageClass !== undefined && COLD_CLASSES.has(storageClass.toUpperCase());
+}
+
+/** The stream's archive, if the API said anything about one. */
+export function streamArchive(stream: Stream): StreamArchive | null {
+  return (stream as StreamWithArchive).archive ?? null;
+}
+
+export const archiveKeys = {
+  all: ["archives"] as const,
+  one: (archiveId: string) => ["archives", "one", archiveId] as const,
+  // Who asks matters: the creator also sees their processing and failed archives.
+  pages: (userId: string, viewerId: string | null) => ["archives", "pages", userId, viewerId] as const,
+};
+
+/** Whether the archive of `streamId` is listed (trivially, with no stream id). */
+function lists(data: InfiniteData<ArchivePage> | undefined, streamId: string | null): boolean {
+  if (streamId === null) return true;
+  return data?.pages.some((page) => page.items.some((a) => a.stream_id === streamId)) ?? false;
+}
+
+function anyProcessing(data: InfiniteData<ArchivePage> | undefined): boolean {
+  return data?.pages.some((page) => page.items.some((a) => a.status === "processing")) ?? false;
+}
+
+/** Change (or with null, drop) an archive wherever it is cached; whether any list held it. */
+function mapArchives(client: QueryClient, archiveId: string, change: (archive: Archive) => Archive | null): boolean {
+  const listed = client
+    .getQueriesData<InfiniteData<ArchivePage>>({ queryKey: ["archives", "pages"] })
+    .some(([, data]) => data?.pages.some((page) => page.items.some((a) => a.archive_id === archiveId)));
+  client.setQueriesData<InfiniteData<ArchivePage>>({ queryKey: ["archives", "pages"] }, (old) =>
+    old
+      ? {
+          ...old,
+          pages: old.pages.map((page) => ({
+            ...page,
+            items: page.items.flatMap((a) => {
+              if (a.archive_id !== archiveId) return [a];
+              const next = change(a);
+              return next ? [next] : [];
+            }),
+          })),
+        }
+      : old,
+  );
+  client.setQueryData<Archive>(archiveKeys.one(archiveId), (old) => (old ? (change(old) ?? undefined) : old));
+  return listed;
+}
+
+/**
+ * An archive.status frame: the progress goes straight into every cached copy of the archive (lists, the one
+ * archive, its stream); once it is ready or failed, they are fetched again for what only the API has (URLs,
+ * duration, size).
+ */
+export function applyArchiveFrame(client: QueryClient, frame: ArchiveStatusFrame): void {
+  const { archive_id, status, progress, failure_reason } = frame;
+  const listed = mapArchives(client, archive_id, (a) => ({ ...a, status, progress, failure_reason }));
+  const streamKey = streamKeys.one(frame.stream_id);
+  const stream = client.getQueryData<StreamWithArchive>(streamKey);
+  if (stream) {
+    const before = stream.archive;
+    const archive: StreamArchive =
+      before && before.archive_id === archive_id
+        ? { ...before, status, progress }
+        : { archive_id, status, progress, hls_url: null, thumbnail_url: null, duration: 0 };
+    client.setQueryData<StreamWithArchive>(streamKey, { ...stream, archive });
+  }
+  if (status !== "processing") {
+    void client.invalidateQueries({ queryKey: archiveKeys.all });
+    void client.invalidateQueries({ queryKey: streamKey });
+  } else if (!listed) {
+    // A new archive (the stream has just ended): the lists shown fetch it.
+    void client.invalidateQueries({ queryKey: ["archives", "pages"] });
+  }
+}
+
+// ---------- queries ----------
+
+/** One archive (e.g. to learn its storage class). */
+export function useArchive(archiveId: string | null) {
+  return useQuery({
+    queryKey: archiveKeys.one(archiveId ?? ""),
+    queryFn: () => unwrap(archiveApi.GET("/api/archives/{archive_id}", { params: { path: { archive_id: archiveId ?? "" } } })),
+    enabled: archiveId !== null,
+  });
+}
+
+/**
+ * A creator's archives, newest first, page by page. Anyone sees the ready ones; the creator also sees the
+ * processing and failed ones. With `poll`, asks again every few seconds while any is being processed, and
+ * until the archive of `expectStreamId` (a stream that has just ended) is listed.
+ */
+export function useArchivePages(
+  userId: string | undefined,
+  { poll = false, expectStreamId = null }: { poll?: boolean; expectStreamId?: string | null } = {},
+) {
+  const { status, user } = useSession();
+  return useInfiniteQuery({
+    queryKey: archiveKeys.pages(userId ?? "", user?.user_id ?? null),
+    enabled: userId !== undefined && status !== "loading",
+    initialPageParam: null as string | null,
+    queryFn: ({ pageParam }) =>
+      unwrap(
+        archiveApi.GET("/api/archives", {
+          params: { query: { user_id: userId ?? "", limit: ARCHIVE_PAGE_SIZE, ...(pageParam ? { cursor: pageParam } : {}) } },
+        }),
+      ),
+    getNextPageParam: (last) => last.next_cursor ?? null,
+    refetchInterval: (query) =>
+      poll && (anyProcessing(query.state.data) || !lists(query.state.data, expectStreamId)) ? ARCHIVE_POLL_MS : false,
+    staleTime: poll ? 0 : undefined,
+  });
+}
+
+// ---------- changes (the owner's) ----------
+
+export function useDeleteArchive() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: async (archive: Archive) => {
+      await unwrap(archiveApi.DELETE("/api/archives/{archive_id}", { params: { path: { archive_id: archive.archive_id } } }));
+      return archive;
+    },
+    onSuccess: (archive) => {
+      mapArchives(client, archive.archive_id, () => null);
+      client.removeQueries({ queryKey: archiveKeys.one(archive.archive_id) });
+      void client.invalidateQueries({ queryKey: archiveKeys.all });
+      void client.invalidateQueries({ queryKey: streamKeys.one(archive.stream_id) });
+    },
+  });
+}
+
+export function useRetryArchive() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (archive: Archive) =>
+      unwrap(archiveApi.POST("/api/archives/{archive_id}/retry", { params: { path: { archive_id: archive.archive_id } } })),
+    onSuccess: (next) => {
+      mapArchives(client, next.archive_id, () => next);
+      void client.invalidateQueries({ queryKey: streamKeys.one(next.stream_id) });
+    },
+    // Not failed any more (a worker picked it up meanwhile): the list shows what it is now.
+    onError: () => void client.invalidateQueries({ queryKey: archiveKeys.all }),
+  });
+}
