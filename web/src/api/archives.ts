@@ -3,7 +3,7 @@
 //
 // TEMPORARY: the types below are written by hand from the agreed contract (issue 8) until GET /api/archives
 // is in the backend's OpenAPI; then they come from the generated schema like every other type (types.ts).
-import { type InfiniteData, type QueryClient, useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type InfiniteData, type QueryClient, useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
 import type { Client } from "openapi-fetch";
 import { useSession } from "../auth/auth";
 import type { ArchiveStatusFrame } from "../realtime/protocol";
@@ -108,7 +108,10 @@ export const ARCHIVE_POLL_MS = 3_000;
 /** A watch page waiting for its replay asks for the stream this often, besides the socket's frames. */
 export const REPLAY_POLL_MS = 15_000;
 
-/** Storage classes whose objects cannot be read without a restore first (S3 Glacier Instant Retrieval can). */
+/**
+ * Storage classes whose objects need a restore before they can be read (S3 Glacier Instant Retrieval does not).
+ * Information only: a restored archive keeps its class and plays; the server's 409 ARCHIVE_COLD is what tells.
+ */
 const COLD_CLASSES = new Set(["GLACIER", "DEEP_ARCHIVE"]);
 
 export function isCold(storageClass: string | null | undefined): boolean {
@@ -122,7 +125,6 @@ export function streamArchive(stream: Stream): StreamArchive | null {
 
 export const archiveKeys = {
   all: ["archives"] as const,
-  one: (archiveId: string) => ["archives", "one", archiveId] as const,
   // Who asks matters: the creator also sees their processing and failed archives.
   pages: (userId: string, viewerId: string | null) => ["archives", "pages", userId, viewerId] as const,
 };
@@ -157,13 +159,12 @@ function mapArchives(client: QueryClient, archiveId: string, change: (archive: A
         }
       : old,
   );
-  client.setQueryData<Archive>(archiveKeys.one(archiveId), (old) => (old ? (change(old) ?? undefined) : old));
   return listed;
 }
 
 /**
- * An archive.status frame: the progress goes straight into every cached copy of the archive (lists, the one
- * archive, its stream); once it is ready or failed, they are fetched again for what only the API has (URLs,
+ * An archive.status frame: the progress goes straight into every cached copy of the archive (the lists, its
+ * stream); once it is ready or failed, they are fetched again for what only the API has (URLs,
  * duration, size).
  */
 export function applyArchiveFrame(client: QueryClient, frame: ArchiveStatusFrame): void {
@@ -189,15 +190,6 @@ export function applyArchiveFrame(client: QueryClient, frame: ArchiveStatusFrame
 }
 
 // ---------- queries ----------
-
-/** One archive (e.g. to learn its storage class). */
-export function useArchive(archiveId: string | null) {
-  return useQuery({
-    queryKey: archiveKeys.one(archiveId ?? ""),
-    queryFn: () => unwrap(archiveApi.GET("/api/archives/{archive_id}", { params: { path: { archive_id: archiveId ?? "" } } })),
-    enabled: archiveId !== null,
-  });
-}
 
 /**
  * A creator's archives, newest first, page by page. Anyone sees the ready ones; the creator also sees the
@@ -237,7 +229,6 @@ export function useDeleteArchive() {
     },
     onSuccess: (archive) => {
       mapArchives(client, archive.archive_id, () => null);
-      client.removeQueries({ queryKey: archiveKeys.one(archive.archive_id) });
       void client.invalidateQueries({ queryKey: archiveKeys.all });
       void client.invalidateQueries({ queryKey: streamKeys.one(archive.stream_id) });
     },

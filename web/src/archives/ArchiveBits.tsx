@@ -3,7 +3,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
 import { Link } from "react-router-dom";
-import { applyArchiveFrame, isCold, type Archive, type ArchiveStatus } from "../api/archives";
+import { applyArchiveFrame, type Archive, type ArchiveStatus } from "../api/archives";
 import type { ChatStore } from "../chat/chatStore";
 import { useLiveChannel } from "../chat/useChat";
 import { StreamThumbnail } from "../components/StreamBits";
@@ -37,7 +37,6 @@ export function ArchiveStatusBadge({ status }: { status: ArchiveStatus }) {
 /** A ready archive on a channel page: poster, length, title, date; it plays on its stream's watch page. */
 export function ArchiveCard({ archive }: { archive: Archive }) {
   const watch = `/watch/${archive.stream_id}`;
-  const cold = isCold(archive.storage_class);
   return (
     <li className="stream-card" data-testid="archive-card">
       <Link to={watch} className="stream-card-media" tabIndex={-1} aria-hidden="true">
@@ -57,7 +56,6 @@ export function ArchiveCard({ archive }: { archive: Archive }) {
             <time dateTime={archive.started_at} data-testid="archive-date">
               {formatDate(archive.started_at)}
             </time>
-            {cold ? <span data-testid="archive-cold-note"> · In cold storage</span> : null}
           </span>
         </div>
       </div>

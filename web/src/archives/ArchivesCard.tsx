@@ -92,7 +92,11 @@ function ArchiveRow({ archive }: { archive: Archive }) {
           </Link>
           <ArchiveStatusBadge status={archive.status} />
           {cold ? (
-            <span className="chip" data-testid="archive-cold" title={`Storage class ${archive.storage_class}`}>
+            <span
+              className="chip"
+              data-testid="archive-cold"
+              title={`Storage class ${archive.storage_class}: it plays only while a restore of it is under way or done`}
+            >
               Cold storage
             </span>
           ) : null}

@@ -3,7 +3,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router-dom";
-import { isCold, useArchive, type StreamArchive } from "../api/archives";
+import type { StreamArchive } from "../api/archives";
 import { streamKeys } from "../api/streams";
 import type { Stream } from "../api/types";
 import { Player } from "../player/Player";
@@ -34,8 +34,8 @@ export function ColdStage({ stream }: { stream: Stream }) {
       <div className="stage-text">
         <p className="stage-title">This archive is in cold storage</p>
         <p className="muted">
-          It was moved to long-term storage and cannot be played right now. Ask {channel.name} to restore it if you
-          would like to watch it.
+          It was moved to long-term storage and cannot be played right now. Ask {channel.name} to have it restored
+          if you would like to watch it.
         </p>
         <Link to={channel.href} className="btn btn--secondary">
           More from {channel.name}
@@ -45,22 +45,24 @@ export function ColdStage({ stream }: { stream: Stream }) {
   );
 }
 
-/** A ready archive, played as VOD. Its storage class comes from the archive itself; the playlist's 409 says it too. */
+/**
+ * A ready archive, played as VOD. Whether it is cold is learnt from the server's 409 ARCHIVE_COLD, not from its
+ * storage class: a restored archive keeps its cold class (S3 reports it unchanged) and plays.
+ */
 export function ReplayStage({ stream, archive }: { stream: Stream; archive: StreamArchive & { hls_url: string } }) {
   const client = useQueryClient();
-  const details = useArchive(archive.archive_id);
-  const [refusedCold, setRefusedCold] = useState(false);
+  const [cold, setCold] = useState(false);
 
   const onRefused = (refusal: Refusal) => {
     if (refusal.status === 409 && (refusal.code === null || refusal.code === "ARCHIVE_COLD")) {
-      setRefusedCold(true);
+      setCold(true);
       return;
     }
-    // Gone meanwhile (deleted?): the stream says what is left.
+    // Gone meanwhile (deleted?), or not ready after all: the stream says what is left.
     void client.invalidateQueries({ queryKey: streamKeys.one(stream.stream_id) });
   };
 
-  if (refusedCold || isCold(details.data?.storage_class)) return <ColdStage stream={stream} />;
+  if (cold) return <ColdStage stream={stream} />;
   return (
     <div className="stage" data-testid="replay">
       <Player

@@ -5,9 +5,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { StreamArchive } from "../api/archives";
 import type { Stream } from "../api/types";
 import { clearSession, resetSessionForTests } from "../auth/session";
-import { archiveFrame, ARCHIVE_ID, makeArchive, streamArchiveOf } from "../test/archives";
+import { archiveFrame, makeArchive, streamArchiveOf } from "../test/archives";
 import { hello } from "../test/chat";
-import { hlsInstances } from "../test/fakeHls";
+import { hlsInstances, mockedHls } from "../test/fakeHls";
 import { FakeWebSocket } from "../test/fakeWebSocket";
 import { alice, errorBody, json, stubFetch } from "../test/http";
 import { renderApp } from "../test/render";
@@ -26,13 +26,15 @@ function ended(archive: StreamArchive | null): Stream {
   } as Stream;
 }
 
-function serve(stream: () => Stream, archive: () => Response = () => json(200, ready)) {
+function serve(stream: () => Stream, more: Record<string, () => Response> = {}) {
   return stubFetch({
     [`GET /api/streams/${STREAM_ID}`]: () => json(200, stream()),
-    [`GET /api/archives/${ARCHIVE_ID}`]: archive,
     "GET /api/users/by-username/alice": () => json(200, { ...alice, follower_count: 7 }),
+    ...more,
   });
 }
+
+const COLD = () => errorBody(409, "ARCHIVE_COLD", "This archive is in cold storage");
 
 const endedHello = () =>
   hello({ stream: { status: "ended", media_state: "ended", title: "Building a synth from scratch", description: null } });
@@ -44,10 +46,12 @@ describe("watch page of an ended stream", () => {
     resetSessionForTests();
     clearSession();
     (await hlsInstances()).length = 0;
+    (await mockedHls()).supported = true;
     vi.spyOn(HTMLMediaElement.prototype, "play").mockResolvedValue(undefined);
   });
-  afterEach(() => {
+  afterEach(async () => {
     vi.useRealTimers();
+    (await mockedHls()).supported = true;
     resetSessionForTests();
   });
 
@@ -173,26 +177,9 @@ describe("watch page of an ended stream", () => {
     await waitFor(() => expect(screen.getByTestId("replay-preparing")).toHaveTextContent("(3 %)"));
   });
 
-  it("says the archive is in cold storage when its storage class is cold, without a player", async () => {
-    serve(
-      () => ended(streamArchiveOf(ready)),
-      () => json(200, makeArchive({ storage_class: "DEEP_ARCHIVE" })),
-    );
-    renderApp(`/watch/${STREAM_ID}`);
-    const cold = await screen.findByTestId("replay-cold");
-    expect(cold).toHaveTextContent("This archive is in cold storage");
-    expect(cold).toHaveTextContent("Ask Alice to restore it");
-    expect(screen.getByRole("link", { name: "More from Alice" })).toHaveAttribute("href", "/u/alice");
-    expect(screen.queryByTestId("player")).not.toBeInTheDocument();
-  });
-
   it("says the archive is in cold storage when the playlist answers 409 ARCHIVE_COLD, and does not retry", async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
-    // The archive itself could not be read: the playlist's answer is what tells.
-    serve(
-      () => ended(streamArchiveOf(ready)),
-      () => errorBody(503, "SERVICE_UNAVAILABLE", "Try again"),
-    );
+    const { calls } = serve(() => ended(streamArchiveOf(ready)));
     renderApp(`/watch/${STREAM_ID}`);
     await screen.findByTestId("player");
     const instances = await hlsInstances();
@@ -206,12 +193,57 @@ describe("watch page of an ended stream", () => {
         networkDetails: { responseText: JSON.stringify({ error: "This archive is in cold storage", code: "ARCHIVE_COLD" }) },
       }),
     );
-    expect(await screen.findByTestId("replay-cold")).toHaveTextContent("This archive is in cold storage");
+    const cold = await screen.findByTestId("replay-cold");
+    expect(cold).toHaveTextContent("This archive is in cold storage");
+    expect(cold).toHaveTextContent("Ask Alice to have it restored");
+    expect(screen.getByRole("link", { name: "More from Alice" })).toHaveAttribute("href", "/u/alice");
     expect(hls.destroyed).toBe(true);
     const count = instances.length;
     await act(() => vi.advanceTimersByTimeAsync(10_000));
     expect(instances).toHaveLength(count);
     expect(screen.queryByTestId("player")).not.toBeInTheDocument();
+    // The storage class is not asked for: a restored archive keeps its cold class and plays.
+    expect(calls.some((c) => new URL(c.url).pathname.startsWith("/api/archives"))).toBe(false);
+  });
+
+  it("says so too when only a segment answers 409 (its playlist was served from memory)", async () => {
+    serve(() => ended(streamArchiveOf(ready)));
+    renderApp(`/watch/${STREAM_ID}`);
+    await screen.findByTestId("player");
+    const hls = (await hlsInstances()).at(-1)!;
+    act(() => hls.emit("hlsManifestParsed"));
+    // Not fatal yet for hls.js (it would try the other renditions, cold as well): 409 is enough.
+    act(() => hls.emit("hlsError", { fatal: false, type: "networkError", details: "fragLoadError", response: { code: 409 } }));
+    expect(await screen.findByTestId("replay-cold")).toBeInTheDocument();
+    expect(hls.destroyed).toBe(true);
+  });
+
+  it("keeps playing through other non-fatal errors", async () => {
+    serve(() => ended(streamArchiveOf(ready)));
+    renderApp(`/watch/${STREAM_ID}`);
+    await screen.findByTestId("player");
+    const hls = (await hlsInstances()).at(-1)!;
+    act(() => hls.emit("hlsError", { fatal: false, type: "networkError", details: "fragLoadError", response: { code: 404 } }));
+    act(() => hls.emit("hlsError", { fatal: false, type: "networkError", details: "fragLoadTimeOut", response: { code: 0 } }));
+    expect(hls.destroyed).toBe(false);
+    expect(screen.queryByTestId("replay-cold")).not.toBeInTheDocument();
+    expect(screen.getByTestId("player")).toBeInTheDocument();
+  });
+
+  it("plays with the browser's own HLS where hls.js cannot run, and learns that it is cold from the playlist", async () => {
+    (await mockedHls()).supported = false;
+    vi.spyOn(HTMLMediaElement.prototype, "canPlayType").mockReturnValue("maybe");
+    const master = new URL(ready.hls_url!).pathname;
+    const { calls } = serve(() => ended(streamArchiveOf(ready)), { [`GET ${master}`]: COLD });
+    renderApp(`/watch/${STREAM_ID}`);
+    const video = (await screen.findByTestId("player")) as HTMLVideoElement;
+    expect(video.getAttribute("src")).toBe(ready.hls_url);
+    expect(await hlsInstances()).toHaveLength(0);
+    act(() => {
+      video.dispatchEvent(new Event("error"));
+    });
+    expect(await screen.findByTestId("replay-cold")).toHaveTextContent("This archive is in cold storage");
+    expect(calls.filter((c) => new URL(c.url).pathname === master)).toHaveLength(1);
   });
 
   it("asks for the stream again when the playlist is refused otherwise (deleted meanwhile)", async () => {

@@ -1,7 +1,7 @@
 // The player: hls.js with adaptive quality (and a manual menu), tuned for low latency when live; the same
 // player plays a finished recording (an archive's VOD playlist) with a seek bar and its duration.
 // Falls back to the browser's own HLS only where hls.js cannot run (no Media Source Extensions).
-import Hls, { ErrorDetails, ErrorTypes, Events, type ErrorData, type HlsConfig } from "hls.js";
+import Hls, { ErrorTypes, Events, type ErrorData, type HlsConfig } from "hls.js";
 // hls.js's ES module build has no inline worker; this ships its transmuxing worker as a same-origin file
 // (CSP worker-src 'self'), so demuxing does not run on the page's main thread.
 import hlsWorkerUrl from "hls.js/dist/hls.worker.js?url";
@@ -46,10 +46,8 @@ export interface Refusal {
   code: string | null;
 }
 
-/** The error code in a refused playlist's JSON body, if hls.js kept the request (its XHR loader does). */
-function refusalCode(data: ErrorData): string | null {
-  const details = data.networkDetails as { responseText?: unknown } | null | undefined;
-  const text = details && typeof details.responseText === "string" ? details.responseText : "";
+/** The `code` of a JSON error body, if it is one. */
+function errorCode(text: string): string | null {
   try {
     const body: unknown = JSON.parse(text);
     const code = typeof body === "object" && body !== null ? (body as { code?: unknown }).code : undefined;
@@ -57,6 +55,20 @@ function refusalCode(data: ErrorData): string | null {
   } catch {
     return null;
   }
+}
+
+/** The error code in a refused load's JSON body, if hls.js kept the request (its XHR loader does). */
+function refusalCode(data: ErrorData): string | null {
+  const details = data.networkDetails as { responseText?: unknown } | null | undefined;
+  return details && typeof details.responseText === "string" ? errorCode(details.responseText) : null;
+}
+
+/**
+ * A recording the server will not serve: a 4xx that ends playback, or a 409 on any load (a playlist or a
+ * segment: an archive in cold storage answers 409 ARCHIVE_COLD for whatever is asked of it).
+ */
+function isRefusal(data: ErrorData, status: number): boolean {
+  return status >= 400 && status < 500 && (data.fatal || status === 409);
 }
 
 export interface BenchHandle {
@@ -91,8 +103,8 @@ interface Props {
   /** An image shown until the video plays. */
   poster?: string | null;
   /**
-   * A recording's playlist was refused (4xx; e.g. 409 ARCHIVE_COLD): the player stops instead of starting
-   * over, and tells the page, which may show something better than its own failure message.
+   * The server refused a recording (4xx; e.g. 409 ARCHIVE_COLD): the player stops instead of starting over,
+   * and tells the page, which may show something better than its own failure message.
    */
   onRefused?: (refusal: Refusal) => void;
   /** Small, muted, no quality menu or unmute prompt: the dashboard preview. */
@@ -160,9 +172,25 @@ export function LivePlayer({
       return;
     }
     if (engine === "native") {
+      // The browser does not say why a load failed: for a recording, ask the playlist once to find out.
+      let active = true;
+      const onError = () => {
+        if (!vod) return;
+        fetch(src, { credentials: "same-origin" }).then(
+          async (response) => {
+            if (!active || response.status < 400 || response.status >= 500) return;
+            setFailure("This video cannot be played right now.");
+            onRefusedRef.current?.({ status: response.status, code: errorCode(await response.text()) });
+          },
+          () => {},
+        );
+      };
+      video.addEventListener("error", onError);
       video.src = src;
       start();
       return () => {
+        active = false;
+        video.removeEventListener("error", onError);
         video.removeAttribute("src");
         video.load();
       };
@@ -200,20 +228,21 @@ export function LivePlayer({
       recoveries = 0;
     });
     hls.on(Events.ERROR, (_event, data) => {
-      if (!data.fatal) return;
-      if (data.type === ErrorTypes.MEDIA_ERROR && recoveries < MEDIA_RECOVERIES) {
-        recoveries += 1;
-        hls.recoverMediaError();
-        return;
-      }
       const status = data.response?.code ?? 0;
-      if (vod && data.details === ErrorDetails.MANIFEST_LOAD_ERROR && status >= 400 && status < 500) {
-        // A recording the server will not serve (gone, or in cold storage): asking again changes nothing.
+      if (vod && isRefusal(data, status)) {
+        // Gone, or in cold storage: asking again changes nothing.
+        clearTimeout(retry);
         hls.destroy();
         if (hlsRef.current === hls) hlsRef.current = null;
         setBuffering(false);
         setFailure("This video cannot be played right now.");
         onRefusedRef.current?.({ status, code: refusalCode(data) });
+        return;
+      }
+      if (!data.fatal) return;
+      if (data.type === ErrorTypes.MEDIA_ERROR && recoveries < MEDIA_RECOVERIES) {
+        recoveries += 1;
+        hls.recoverMediaError();
         return;
       }
       // Network trouble or worse: start over in a moment (the stream may be between segments).

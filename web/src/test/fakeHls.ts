@@ -5,8 +5,10 @@ type Handler = (event: string, data: unknown) => void;
 
 export class FakeHls {
   static instances: FakeHls[] = [];
+  /** false: as in Safari on iOS, where the player falls back to the browser's own HLS. */
+  static supported = true;
   static isSupported() {
-    return true;
+    return FakeHls.supported;
   }
   config: Record<string, unknown>;
   levels = [
@@ -66,8 +68,12 @@ export const ErrorDetails = {
   BUFFER_STALLED_ERROR: "bufferStalledError",
 };
 
-/** The fakes the player made since the last reset (the mocked module's, not a copy). */
+/** The mocked module's class (not this file's copy, which vitest may load separately). */
+export async function mockedHls(): Promise<typeof FakeHls> {
+  return ((await import("hls.js")) as unknown as { default: typeof FakeHls }).default;
+}
+
+/** The fakes the player made since the last reset. */
 export async function hlsInstances(): Promise<FakeHls[]> {
-  const mod = (await import("hls.js")) as unknown as { default: typeof FakeHls };
-  return mod.default.instances;
+  return (await mockedHls()).instances;
 }
