@@ -68,6 +68,8 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, ob
         "public_url": "http://testserver",
         "log_json": True,
         "rtmp_enabled": False,
+        # Reconcilers run when a test asks (they would race the fixtures' table truncation otherwise).
+        "jobs_periodic": False,
     }
     values.update(settings_overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -79,6 +79,19 @@ class Settings(BaseSettings):
     # A socket whose unsent frames pass this many bytes is too slow to follow the chat and is dropped.
     ws_send_buffer_bytes: int = Field(default=256 * 1024, ge=4096)
     ws_ping_interval_seconds: float = Field(default=10.0, ge=1, le=60)
+    # Background jobs. With LS_REDIS_URL they go through a Redis queue that `livestream worker` processes (and
+    # `livestream serve`, unless jobs_in_process is false) consume; without it they run in this process.
+    jobs_in_process: bool = True
+    # The periodic reconcilers and purges, where jobs run (one process runs each period, whatever the count).
+    jobs_periodic: bool = True
+    jobs_queue: str = "livestream:jobs"
+    # A failed job runs again after 2, 4, 8… seconds (capped at 5 minutes), up to jobs_max_attempts runs.
+    jobs_retry_base_seconds: float = Field(default=2.0, gt=0, le=600)
+    jobs_max_attempts: int = Field(default=5, ge=1, le=50)
+    # How often the reconcilers look for work a crash left behind (one process runs each period).
+    reconcile_interval_seconds: float = Field(default=60.0, ge=1, le=3600)
+    # Archives: an MP4 download (the source remuxed, +faststart) beside the HLS VOD.
+    archive_mp4: bool = False
     # Media storage (archives, VOD): files under media_dir, or one S3 bucket. S3 credentials are not settings:
     # boto3's standard chain finds them (AWS_* environment variables, AWS_PROFILE, the instance role).
     storage: Literal["local", "s3"] = "local"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from livestream.logging import get_logger
+
+_log = get_logger("livestream.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -61,6 +67,37 @@ async def add_unless_conflict(session: AsyncSession, row: object) -> bool:
     return True
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run a side effect (a publish, an event, a job enqueued) only once the session's writes are committed.
+
+    Whoever commits the session calls ``run_after_commit``; a rollback drops the callbacks with the session.
+    """
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """The committed session's side effects, in order. Each is on its own: one that fails is logged and the
+    rest still run, and the commit stands (a caller must never be told a committed change failed)."""
+    for callback in session.info.pop("after_commit", []):
+        try:
+            await callback()
+        except Exception as exc:
+            _log.error(
+                "after_commit_failed",
+                callback=getattr(callback, "__qualname__", repr(callback)),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the after-commit side effects."""
+    await session.commit()
+    await run_after_commit(session)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -105,6 +142,19 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """A session outside a request (ingest, jobs): committed when the block ends, side effects after that;
+        rolled back (and its side effects dropped) when the block raises."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                session.info.pop("after_commit", None)
+                raise
+            await commit(session)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

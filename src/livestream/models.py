@@ -5,6 +5,7 @@ from livestream.auth.models import RefreshToken, RevokedAccessToken
 from livestream.chat.models import ChatBan, ChatModerator
 from livestream.db import Base
 from livestream.follows.models import Follow
+from livestream.jobs.models import PeriodicRun
 from livestream.notifications.models import Notification
 from livestream.streams.models import Stream, StreamKey
 from livestream.tips.models import Transaction
@@ -17,6 +18,7 @@ __all__ = [
     "ChatModerator",
     "Follow",
     "Notification",
+    "PeriodicRun",
     "RefreshToken",
     "RevokedAccessToken",
     "Stream",

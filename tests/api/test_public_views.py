@@ -26,7 +26,7 @@ from livestream.pagination import Page
 from livestream.realtime.engine import PresenceEntry
 from livestream.streams.models import Stream
 from livestream.streams.repository import PublicStream
-from livestream.streams.schemas import StreamCreator, StreamOut
+from livestream.streams.schemas import ArchiveLink, StreamCreator, StreamOut
 from livestream.streams.service import Urls
 from livestream.streams.views import encode_stream
 from livestream.users.schemas import UserPublic
@@ -98,6 +98,11 @@ def test_encoded_stream_is_pydantics_json(live: bool, micros: int) -> None:
         started_at=started,
         ended_at=None if live else started.replace(microsecond=0),
         viewer_count=7,
+        archive_id=None if live else uuid.uuid4(),
+        archive_status=None if live else "ready",
+        archive_progress=None if live else 100,
+        archive_duration=None if live else 3725,
+        archive_poster=None if live else "archives/x/poster.jpg",
     )
     urls = Urls("http://cdn.example/path")
     count = 12 if live else row.viewer_count
@@ -114,6 +119,16 @@ def test_encoded_stream_is_pydantics_json(live: bool, micros: int) -> None:
         viewer_count=count,
         hls_url=urls.hls(row.stream_id) if live else None,
         thumbnail_url=urls.thumbnail(row.stream_id) if live else None,
+        archive=None
+        if row.archive_id is None
+        else ArchiveLink(
+            archive_id=row.archive_id,
+            status="ready",
+            progress=100,
+            duration=3725,
+            hls_url=urls.vod(row.archive_id),
+            thumbnail_url=urls.poster(row.archive_id),
+        ),
     )
     assert encode_stream(row, urls).render(count) == expected.model_dump_json().encode()
 

@@ -45,7 +45,7 @@ class FakeTranscoder:
     async def write(self, data: bytes) -> None:
         self.written += len(data)
 
-    async def finish(self) -> None:
+    async def finish(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - the real signature
         pass
 
     async def kill(self) -> None:

@@ -513,12 +513,16 @@ async def test_stale_playlists_from_an_earlier_process_are_cleared(tmp_path: Pat
     out = tmp_path / "live"
     (out / "v0").mkdir(parents=True)
     (out / "master.m3u8").write_text("#EXTM3U\n")
-    (out / "v0" / "index.m3u8").write_text("#EXTM3U\n#EXTINF:1,\nseg_0.ts\n")
-    (out / "v0" / "seg_0.ts").write_bytes(b"old")
+    (out / "v0" / "index.m3u8").write_text("#EXTM3U\n#EXTINF:1,\np002_0.ts\n")
+    (out / "v0" / "p002_0.ts").write_bytes(b"old")
+    (out / "v0" / "p001_0.ts").write_bytes(b"an earlier part, kept for the archive")
     (out / "notes.txt").write_text("not ours")
-    async with Transcoder(FFMPEG, SOURCE, build_ladder(SOURCE), out, tmp_path / "rec.ts") as transcoder:
+    ladder = build_ladder(SOURCE)
+    async with Transcoder(FFMPEG, SOURCE, ladder, out, tmp_path / "rec.ts", part=2) as transcoder:
         assert not (out / "master.m3u8").exists()
-        assert not (out / "v0" / "seg_0.ts").exists()
+        assert not (out / "v0" / "index.m3u8").exists()
+        assert not (out / "v0" / "p002_0.ts").exists()
+        assert (out / "v0" / "p001_0.ts").exists()
         assert (out / "notes.txt").exists()
         with pytest.raises(TimeoutError):
             await transcoder.wait_first_playlist(timeout=0.5)
@@ -545,7 +549,9 @@ def test_command_is_an_argument_list_with_aligned_keyframes(tmp_path: Path) -> N
     assert args[args.index("-hls_time") + 1] == "2"
     assert args[args.index("-var_stream_map") + 1] == "v:0,a:0 v:1,a:1 v:2,a:2"
     flags = args[args.index("-hls_flags") + 1].split("+")
-    assert {"independent_segments", "delete_segments", "program_date_time", "temp_file"} <= set(flags)
+    assert {"independent_segments", "program_date_time", "temp_file"} <= set(flags)
+    assert "delete_segments" not in flags  # the archive is made of them
+    assert f"{tmp_path / 'live dir'}/v%v/p001_%d.ts" in args
     assert "-rw_timeout" not in args
     assert f"{tmp_path / 'live dir'}/v%v/index.m3u8" in args
     assert args.index(str(tmp_path / "rec.ts")) < args.index("hls")  # the recording is the first output

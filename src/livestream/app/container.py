@@ -13,14 +13,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livestream.archives.finalise import ArchiveEvent, ArchiveFinaliser
+from livestream.archives.playback import VodPlayback
+from livestream.archives.tasks import ArchiveJobs
 from livestream.auth.dependencies import make_auth_service
+from livestream.auth.repository import TokenRepository
 from livestream.auth.service import AuthService
 from livestream.chat import frames
 from livestream.chat.gateway import ChatGateway
 from livestream.chat.stream_events import StreamEvents
 from livestream.config import Settings
-from livestream.db import Database
+from livestream.db import Database, utcnow
 from livestream.http.shortcuts import ReadShortcuts
+from livestream.jobs.periodic import PeriodicRunner
+from livestream.jobs.runtime import JobRuntime
 from livestream.media.ingest import IngestManager
 from livestream.media.live_status import LiveStatusCache
 from livestream.media.rtmp.server import RTMPServer
@@ -29,6 +35,9 @@ from livestream.realtime.engine import Engine
 from livestream.realtime.factory import make_engine
 from livestream.realtime.hub import Hub
 from livestream.security import JWTCodec
+from livestream.storage.base import Storage
+from livestream.storage.factory import make_storage
+from livestream.streams.lifecycle import StreamLifecycle, StreamTransition
 from livestream.streams.service import Urls
 from livestream.streams.views import StreamViews
 from livestream.users.views import ProfileViews
@@ -48,6 +57,12 @@ class Container:
     live_status: LiveStatusCache
     ingest: IngestManager
     chat_gateway: ChatGateway
+    lifecycle: StreamLifecycle
+    jobs: JobRuntime
+    periodic: PeriodicRunner
+    storage: Storage
+    playback: VodPlayback
+    archive_jobs: ArchiveJobs
     rtmp: RTMPServer | None = None
 
     @classmethod
@@ -77,10 +92,71 @@ class Container:
         # A stream's view shows its creator's name: an account change drops both.
         profile_views = ProfileViews(db, authenticate, also_shown_in=[stream_views.invalidate])
 
-        async def stream_changed(stream_id: uuid.UUID) -> None:
-            # Ingest's committed changes: this process's views first, then the viewers' event.
-            stream_views.invalidate(stream_id)
-            await events.changed(stream_id)
+        # Every change of a stream's state goes through the lifecycle; these are its subscribers, in order.
+        lifecycle = StreamLifecycle(peak_viewers=events.peak)
+
+        async def viewers_told(transition: StreamTransition) -> None:
+            # This process's views first, then the viewers' event.
+            stream_views.invalidate(transition.stream_id)
+            if transition.kind == "ended":
+                live_status.forget(transition.stream_id)
+            await events.changed(transition.stream_id)
+
+        lifecycle.subscribe(viewers_told)
+
+        jobs = JobRuntime.for_settings(
+            redis_url=settings.redis_url,
+            queue=settings.jobs_queue,
+            consume=settings.jobs_in_process,
+            retry_base_seconds=settings.jobs_retry_base_seconds,
+            default_attempts=settings.jobs_max_attempts,
+        )
+        periodic = PeriodicRunner(db)
+        storage = make_storage(settings)
+        playback = VodPlayback(db, storage)
+        archive_jobs_ref: list[ArchiveJobs] = []
+
+        async def media_finished(stream_id: uuid.UUID) -> None:
+            await archive_jobs_ref[0].stream_media_finished(stream_id)
+
+        ingest = IngestManager(
+            settings,
+            db,
+            lifecycle,
+            spawn=lambda coroutine, name: jobs.spawn(coroutine, name=name),
+            on_media_finished=media_finished,
+        )
+        lifecycle.subscribe(ingest.on_transition)
+
+        async def archive_moved(event: ArchiveEvent) -> None:
+            stream_views.invalidate(event.stream_id)
+            playback.forget(event.archive_id)
+            frame = frames.archive_status(
+                event.archive_id, event.stream_id, event.status, event.progress, event.failure_reason
+            )
+            await events.publish(event.stream_id, frame)
+
+        finaliser = ArchiveFinaliser(
+            db,
+            storage,
+            media_dir=settings.media_dir,
+            ffmpeg=settings.ffmpeg_path,
+            mp4=settings.archive_mp4,
+            media_busy=ingest.finishing,
+            notify=archive_moved,
+        )
+        archive_jobs = ArchiveJobs(db, finaliser, jobs)
+        archive_jobs_ref.append(archive_jobs)
+        archive_jobs.register(periodic, reconcile_every=settings.reconcile_interval_seconds)
+        lifecycle.subscribe(archive_jobs.on_transition)
+
+        async def purge_expired_tokens() -> None:
+            async with db.unit_of_work() as session:
+                await TokenRepository(session).purge_expired(utcnow())
+
+        periodic.every("streams.end_stale", settings.reconcile_interval_seconds, ingest.end_stale)
+        periodic.every("auth.purge_expired", 3600, purge_expired_tokens)
+        periodic.every("jobs.purge_claims", 24 * 3600, periodic.purge_claims)
 
         return cls(
             settings=settings,
@@ -93,8 +169,14 @@ class Container:
             shortcuts=ReadShortcuts(),
             codec=codec,
             live_status=live_status,
-            ingest=IngestManager(settings, db, on_ended=live_status.forget, on_change=stream_changed),
+            ingest=ingest,
             chat_gateway=ChatGateway(settings, db, engine, hub, auth),
+            lifecycle=lifecycle,
+            jobs=jobs,
+            periodic=periodic,
+            storage=storage,
+            playback=playback,
+            archive_jobs=archive_jobs,
         )
 
     @property
@@ -118,11 +200,23 @@ class Container:
             LiveStatusCache: self.live_status,
             IngestManager: self.ingest,
             ChatGateway: self.chat_gateway,
+            StreamLifecycle: self.lifecycle,
+            JobRuntime: self.jobs,
+            Storage: self.storage,
+            VodPlayback: self.playback,
+            ArchiveJobs: self.archive_jobs,
         }
 
     async def start(self) -> None:
         await self.hub.start()
+        await self.start_jobs(periodic=self.settings.jobs_in_process and self.settings.jobs_periodic)
         await self.start_media()
+
+    async def start_jobs(self, *, periodic: bool) -> None:
+        """The job runtime (and, where jobs run, the periodic reconcilers and purges)."""
+        await self.jobs.start()
+        if periodic:
+            self.periodic.start()
 
     async def start_media(self) -> None:
         """Reconcile streams a crash left live, then accept publishers (single node: one process owns ingest)."""
@@ -140,6 +234,10 @@ class Container:
         if self.rtmp is not None:
             await self.rtmp.stop()
         await self.ingest.close()
+        await self.periodic.close()
+        await self.jobs.close()
+        await self.playback.close()
+        await self.storage.close()
         # Background refreshes of the public views and counts read the database and the engine.
         await self.stream_views.close()
         await self.profile_views.close()

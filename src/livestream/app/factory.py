@@ -16,6 +16,7 @@ from livestream import __version__
 from livestream.app import health
 from livestream.app.container import Container
 from livestream.app.spa import default_web_dist, mount_spa
+from livestream.archives.router import router as archives_router
 from livestream.auth.router import router as auth_router
 from livestream.chat.router import router as chat_router
 from livestream.config import Settings, get_settings
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(chat_router)
     app.include_router(origin_router)
     app.include_router(streams_router)
+    app.include_router(archives_router)
     app.include_router(users_router)
     app.include_router(follows_router)
     app.include_router(auth_router)

@@ -53,6 +53,22 @@ def stream_status(stream: Stream) -> str:
     return encode({"type": "stream.status", **stream_state(stream)})
 
 
+def archive_status(
+    archive_id: uuid.UUID, stream_id: uuid.UUID, status: str, progress: int, failure_reason: str | None
+) -> str:
+    """The stream's archive moved on (processing progress, ready, failed); its creator's dashboard shows it."""
+    return encode(
+        {
+            "type": "archive.status",
+            "archive_id": str(archive_id),
+            "stream_id": str(stream_id),
+            "status": status,
+            "progress": progress,
+            "failure_reason": failure_reason,
+        }
+    )
+
+
 def viewers(count: int) -> str:
     return encode({"type": "viewers", "count": count})
 

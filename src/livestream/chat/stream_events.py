@@ -7,12 +7,9 @@ import uuid
 from livestream.chat import frames
 from livestream.chat.service import channel_of
 from livestream.db import Database
-from livestream.logging import get_logger
 from livestream.realtime.engine import Engine
 from livestream.shortcache import ShortCache
 from livestream.streams.repository import StreamRepository
-
-log = get_logger(__name__)
 
 
 class StreamEvents:
@@ -41,23 +38,20 @@ class StreamEvents:
         return (await self.engine.presence_count(channel_of(stream_id))).peak
 
     async def changed(self, stream_id: uuid.UUID) -> None:
-        """Tell the stream's viewers its committed state; on the end, store the peak viewer count.
+        """Tell the stream's viewers its committed state (a lifecycle subscriber: after every transition).
 
-        Called after the change is committed, by the API and by ingest. A failure here must not undo or fail
-        the change itself: viewers then catch up from the next event or the REST fallback.
+        The peak viewer count was stored with the end (the lifecycle); the engine then forgets the channel's
+        presence (the memory engine would otherwise keep a peak for every stream it ever served). A failure
+        here does not undo the change: viewers catch up from the next event or the REST fallback.
         """
-        try:
-            async with self.db.sessionmaker() as session:
-                streams = StreamRepository(session)
-                stream = await streams.get(stream_id)
-                if stream is None:
-                    return
-                if stream.status == "ended":
-                    # The peak moves to the database and the engine forgets the channel (the memory engine
-                    # would otherwise keep a peak for every stream it ever served).
-                    await streams.record_peak(stream_id, await self.engine.presence_clear(channel_of(stream_id)))
-                    await session.commit()
-                payload = frames.stream_status(stream)
-            await self.engine.publish(channel_of(stream_id), payload)
-        except Exception as exc:
-            log.warning("stream_event_failed", stream_id=str(stream_id), error=str(exc))
+        async with self.db.sessionmaker() as session:
+            stream = await StreamRepository(session).get(stream_id)
+        if stream is None:
+            return
+        if stream.status == "ended":
+            await self.engine.presence_clear(channel_of(stream_id))
+        await self.engine.publish(channel_of(stream_id), frames.stream_status(stream))
+
+    async def publish(self, stream_id: uuid.UUID, frame: str) -> None:
+        """Any frame to the stream's viewers (an archive's progress, say)."""
+        await self.engine.publish(channel_of(stream_id), frame)

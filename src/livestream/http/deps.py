@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from livestream.config import Settings
-from livestream.db import Database
+from livestream.db import Database, after_commit, run_after_commit
 from livestream.errors import AppError
 
 T = TypeVar("T")
@@ -62,13 +62,11 @@ async def get_session(db: DatabaseDep) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
-            for callback in session.info.pop("after_commit", []):
-                await callback()
+            # Supervised: a failing side effect is logged, the committed change is still answered as done.
+            await run_after_commit(session)
 
 
-def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
-    """Run a side effect (disconnecting a publisher, a publish) only once the request's writes are committed."""
-    session.info.setdefault("after_commit", []).append(callback)
+__all__ = ["DatabaseDep", "SessionDep", "SettingsDep", "after_commit", "get_session", "lookup", "provided"]
 
 
 # scope="function": commit before the response is sent, so a client never sees an uncommitted result.

@@ -13,6 +13,7 @@ _DESCRIPTIONS = {
     404: "Not found",
     409: "Conflicts with existing data",
     429: "Rate limited; see Retry-After",
+    503: "A service it needs (storage) is unreachable; try again shortly",
 }
 
 

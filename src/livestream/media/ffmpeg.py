@@ -3,9 +3,9 @@
 One process per stream: FLV on stdin, three outputs.
 
 1. the recording: a stream copy of the source into MPEG-TS (a crash mid-write leaves a playable file);
-2. the HLS ladder: every rendition from one decode, keyframes forced at the same timestamps in every rendition
-   (``-force_key_frames``, no scene-cut keyframes) so segments line up and players can switch between them,
-   or the source copied as it is in passthrough mode;
+2. the HLS ladder (segments kept for the archive): every rendition from one decode, keyframes forced at the same
+   timestamps in every rendition (``-force_key_frames``, no scene-cut keyframes) so segments line up and players
+   can switch between them, or the source copied as it is in passthrough mode;
 3. the thumbnail: one JPEG replaced every ``thumbnail_interval`` seconds, written to a temporary name and renamed.
 
 The recording is the first output on purpose: ``-progress`` reports ``frame``, ``fps`` and ``bitrate`` for the
@@ -69,6 +69,14 @@ class HlsLayout:
         return [self.variant_playlist(i) for i in range(self.variants)]
 
 
+def segment_prefix(part: int) -> str:
+    """Segment names of one ffmpeg process (a part): ``p001_0.ts``, ``p001_1.ts``… A process started after a
+    crash writes the next part beside the earlier ones instead of over them."""
+    if not 1 <= part <= 999:
+        raise ValueError(f"part {part} is out of range")
+    return f"p{part:03d}_"
+
+
 def _seconds(value: float) -> str:
     """A duration as ffmpeg reads it, without float noise (``1``, ``0.5``)."""
     return f"{value:.6f}".rstrip("0").rstrip(".")
@@ -128,7 +136,7 @@ def build_command(
     segment_seconds: float = 1.0,
     thumbnail_interval: float = 10.0,
     playlist_size: int = 6,
-    delete_threshold: int = 4,
+    part: int = 1,
     preset: str | None = None,
     loglevel: str = "warning",
 ) -> list[str]:
@@ -226,14 +234,13 @@ def build_command(
         seg,
         "-hls_list_size",
         str(playlist_size),
-        "-hls_delete_threshold",
-        str(delete_threshold),
+        # Segments stay on disk after they leave the live playlist: the archive is made of them (D16).
         "-hls_flags",
-        "independent_segments+delete_segments+program_date_time+temp_file",
+        "independent_segments+program_date_time+temp_file",
         "-hls_segment_type",
         "mpegts",
         "-hls_segment_filename",
-        f"{out}/v%v/seg_%d.ts",
+        f"{out}/v%v/{segment_prefix(part)}%d.ts",
         "-master_pl_name",
         MASTER_PLAYLIST,
         "-var_stream_map",

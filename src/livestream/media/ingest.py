@@ -16,25 +16,27 @@ import contextlib
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from livestream.config import Settings
 from livestream.db import Database, utcnow
 from livestream.logging import get_logger
+from livestream.media import files
 from livestream.media.ladder import SourceInfo, build_ladder
 from livestream.media.playlists import first_program_date_time
 from livestream.media.rtmp.flv import flv_header, flv_tag
 from livestream.media.rtmp.server import IngestStats, PublisherControl, PublishRejected, PublishSession
 from livestream.media.transcoder import Transcoder, TranscoderError
 from livestream.streams.keys import StreamKeyCipher
+from livestream.streams.lifecycle import MediaState, StreamLifecycle, StreamTransition
 from livestream.streams.models import Stream
 from livestream.streams.repository import StreamKeyRepository, StreamRepository
 from livestream.streams.schemas import IngestHealth, StreamHealth, TranscoderHealth
-from livestream.streams.service import StreamKeyService, StreamService, Urls
+from livestream.streams.service import StreamKeyService
 from livestream.users.repository import UserRepository
 
 log = get_logger("livestream.ingest")
@@ -44,6 +46,8 @@ AUDIO, VIDEO, SCRIPT = 8, 9, 18
 RECONNECT_GAP_MS = 100
 # How often streams that received tags get their last_ingest_at written (read at run time: tests shorten it).
 TOUCH_EVERY_S = 5.0
+# How long ffmpeg may take to flush its last segments and exit once its input is closed.
+FINISH_TIMEOUT_S = 30.0
 MAX_HELD_TAGS = 256
 # onMetaData is whatever the publisher says: figures outside these ranges (Infinity, NaN, 1e300, negative) are
 # treated as absent. Twice 8K in pixels, frame rates well past any camera, 1 Gbit/s of video.
@@ -80,23 +84,36 @@ class LivePipeline:
     pdt_offset_s: float | None = None
 
 
+Spawn = Callable[[Coroutine[Any, Any, Any], str], object]
+
+
+def _spawn_task(coroutine: Coroutine[Any, Any, Any], name: str) -> object:
+    return asyncio.create_task(coroutine, name=name)
+
+
 class IngestManager:
+    """Publishers in, transcoders fed; every change of a stream's state goes through the lifecycle."""
+
     def __init__(
         self,
         settings: Settings,
         db: Database,
-        on_ended: Callable[[uuid.UUID], None] | None = None,
-        on_change: Callable[[uuid.UUID], Awaitable[None]] | None = None,
+        lifecycle: StreamLifecycle | None = None,
+        *,
+        spawn: Spawn = _spawn_task,
+        on_media_finished: Callable[[uuid.UUID], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
-        self._on_ended = on_ended
-        # Told the stream id after every committed change of status or media state (viewers' live events).
-        self._on_change = on_change
+        self.lifecycle = lifecycle or StreamLifecycle()
+        # Supervised background work (the app's job runtime): finishing a transcoder never holds a request.
+        self._spawn = spawn
+        # Told once a stream's transcoder has exited and its files are complete (the archive may start).
+        self._on_media_finished = on_media_finished
         self.cipher = StreamKeyCipher(settings.secret_key)
-        self.urls = Urls(settings.public_url)
         self._by_user: dict[uuid.UUID, LivePipeline] = {}
         self._by_stream: dict[uuid.UUID, LivePipeline] = {}
+        self._finishing: dict[uuid.UUID, asyncio.Event] = {}
         self._lock = asyncio.Lock()
         self._touch_task: asyncio.Task[None] | None = None
 
@@ -130,20 +147,17 @@ class IngestManager:
 
     async def _open_pipeline(self, user_id: uuid.UUID) -> LivePipeline:
         """The creator's open stream, or a new one (going live straight from OBS)."""
-        async with self.db.sessionmaker() as session:
+        async with self.db.unit_of_work() as session:
             streams = StreamRepository(session)
             stream = await streams.live_for_user(user_id)
             if stream is None:
                 user = await UserRepository(session).get(user_id)
                 title = f"{(user.display_name or user.username) if user else 'Creator'} is live"
-                stream = await StreamService(streams, self.urls).start(user_id, title, None)
-            stream.media_state = "waiting"
-            stream.last_ingest_at = utcnow()
-            await session.commit()
+                stream = await self.lifecycle.open(streams, user_id, title, None)
+            self.lifecycle.set_media_state(streams, stream, "waiting", ingest_at=utcnow())
             stream_id = stream.stream_id
-        await self._changed(stream_id)
         pipeline = LivePipeline(
-            stream_id=stream_id, user_id=user_id, out_dir=self.settings.media_dir / "live" / str(stream_id)
+            stream_id=stream_id, user_id=user_id, out_dir=files.live_dir(self.settings.media_dir, stream_id)
         )
         self._by_user[user_id] = pipeline
         self._by_stream[stream_id] = pipeline
@@ -157,9 +171,11 @@ class IngestManager:
         source = _source_info(metadata, has_audio=has_audio)
         ladder = build_ladder(source, self.settings.transcode, max_height=self.settings.transcode_max_height)
         pipeline.parts += 1
-        recording = self.settings.media_dir / "recordings" / str(pipeline.stream_id) / f"part-{pipeline.parts:03d}.ts"
+        recordings = files.recordings_dir(self.settings.media_dir, pipeline.stream_id)
+        recording = recordings / f"part-{pipeline.parts:03d}.ts"
         recording.parent.mkdir(parents=True, exist_ok=True)
         pipeline.out_dir.mkdir(parents=True, exist_ok=True)
+        files.clear_finished(self.settings.media_dir, pipeline.stream_id)
         transcoder = Transcoder(
             ffmpeg=self.settings.ffmpeg_path,
             source=source,
@@ -168,6 +184,7 @@ class IngestManager:
             recording_path=recording,
             segment_seconds=self.settings.hls_segment_seconds,
             thumbnail_interval=self.settings.thumbnail_seconds,
+            part=pipeline.parts,
         )
         await transcoder.start()
         await transcoder.write(flv_header(has_audio=source.audio, has_video=True))
@@ -224,23 +241,28 @@ class IngestManager:
     async def touch_fed_streams(self) -> None:
         """One write of ``last_ingest_at`` for every stream fed since the last; a failed write is retried next time.
 
-        The touch task calls it every ``TOUCH_EVERY_S``; the RTMP read loop never waits for it.
+        The touch task calls it every ``TOUCH_EVERY_S``; the RTMP read loop never waits for it. A stream found
+        ended here was ended by another process (an API node): its pipeline is finished in this one.
         """
         fed = [pipeline for pipeline in self._by_stream.values() if pipeline.fed_since_touch]
         if not fed:
             return
         for pipeline in fed:
             pipeline.fed_since_touch = False
+        ended: list[uuid.UUID] = []
         try:
-            async with self.db.sessionmaker() as session:
+            async with self.db.unit_of_work() as session:
                 streams, now = StreamRepository(session), utcnow()
                 for pipeline in fed:
-                    await streams.touch_ingest(pipeline.stream_id, now)
-                await session.commit()
+                    if not await streams.touch_ingest(pipeline.stream_id, now):
+                        ended.append(pipeline.stream_id)
         except Exception as exc:
             log.warning("ingest_touch_failed", streams=len(fed), error=f"{type(exc).__name__}: {exc}")
             for pipeline in fed:
                 pipeline.fed_since_touch = True
+            return
+        for stream_id in ended:
+            self._finish_later(stream_id, "stream ended")
 
     async def publisher_gone(self, pipeline: LivePipeline, reason: str) -> None:
         pipeline.control = None
@@ -255,76 +277,122 @@ class IngestManager:
     async def _end_after(self, stream_id: uuid.UUID, delay: float) -> None:
         await asyncio.sleep(delay)
         log.info("reconnect_window_passed", stream_id=str(stream_id))
-        await self.end(stream_id, mark_ended=True)
+        await self.end_stream(stream_id)
 
     # --- lifecycle used by the API and the reconciler ----------------------------------------------------
 
-    async def end(self, stream_id: uuid.UUID, *, mark_ended: bool = False, reason: str = "stream ended") -> None:
+    async def end_stream(self, stream_id: uuid.UUID, *, at: datetime | None = None) -> None:
+        """End the stream (the reconnect window passed); the "ended" event then finishes its pipeline."""
+        async with self.db.unit_of_work() as session:
+            streams = StreamRepository(session)
+            stream = await streams.get(stream_id)
+            ended = stream is not None and await self.lifecycle.end(streams, stream, at=at)
+        if not ended:
+            # Already ended by someone else, whose event this process may not have seen: finish here anyway.
+            self._finish_later(stream_id, "stream ended")
+
+    async def on_transition(self, transition: StreamTransition) -> None:
+        """Lifecycle subscriber: an ended stream's publisher is disconnected and its transcoder finished, in
+        the background (whoever ended it does not wait for ffmpeg)."""
+        if transition.kind == "ended":
+            self._finish_later(transition.stream_id, "stream ended")
+
+    def _finish_later(self, stream_id: uuid.UUID, reason: str) -> None:
+        if stream_id in self._by_stream and stream_id not in self._finishing:
+            self._finishing[stream_id] = asyncio.Event()
+            self._spawn(self.finish(stream_id, reason=reason), f"ingest-finish:{stream_id}")
+
+    async def wait_finished(self, stream_id: uuid.UUID) -> None:
+        """Until this process's transcoder for the stream, if any, has exited."""
+        event = self._finishing.get(stream_id)
+        if event is not None:
+            await event.wait()
+
+    def finishing(self, stream_id: uuid.UUID) -> bool:
+        """This process still has the stream's pipeline (live, or its transcoder finishing)."""
+        return stream_id in self._by_stream
+
+    async def finish(self, stream_id: uuid.UUID, *, reason: str = "stream ended") -> None:
         """Disconnect the publisher, finish the transcoder (playlists get ENDLIST, the recording is closed)."""
         pipeline = self._by_stream.get(stream_id)
-        if mark_ended:
-            async with self.db.sessionmaker() as session:
-                stream = await StreamRepository(session).get(stream_id)
-                if stream is not None and stream.status == "live":
-                    StreamService.mark_ended(stream)
-                    await session.commit()
-            await self._changed(stream_id)
-        if self._on_ended is not None:
-            self._on_ended(stream_id)
+        done = self._finishing.setdefault(stream_id, asyncio.Event())
         if pipeline is None:
+            done.set()
+            self._finishing.pop(stream_id, None)
             return
-        pipeline.ending = True
-        current = asyncio.current_task()
-        for task in (pipeline.end_task, pipeline.ready_task):
-            if task is not None and task is not current:
-                task.cancel()
-        if pipeline.control is not None:
-            await pipeline.control.disconnect(reason)
-        if pipeline.transcoder is not None:
-            try:
-                await asyncio.wait_for(pipeline.transcoder.finish(), timeout=30)
-            except (TimeoutError, TranscoderError) as exc:
-                log.warning("transcoder_finish_failed", stream_id=str(stream_id), error=str(exc))
-                await pipeline.transcoder.kill()
-        self._by_stream.pop(stream_id, None)
-        if self._by_user.get(pipeline.user_id) is pipeline:
-            self._by_user.pop(pipeline.user_id, None)
+        try:
+            pipeline.ending = True
+            current = asyncio.current_task()
+            for task in (pipeline.end_task, pipeline.ready_task):
+                if task is not None and task is not current:
+                    task.cancel()
+            if pipeline.control is not None:
+                await pipeline.control.disconnect(reason)
+            if pipeline.transcoder is not None:
+                try:
+                    await pipeline.transcoder.finish(timeout=FINISH_TIMEOUT_S)
+                except TranscoderError as exc:
+                    log.warning("transcoder_finish_failed", stream_id=str(stream_id), error=str(exc))
+                    await pipeline.transcoder.kill()
+        finally:
+            self._by_stream.pop(stream_id, None)
+            if self._by_user.get(pipeline.user_id) is pipeline:
+                self._by_user.pop(pipeline.user_id, None)
+            if pipeline.transcoder is not None:
+                await asyncio.to_thread(files.mark_finished, self.settings.media_dir, stream_id)
+            done.set()
+            self._finishing.pop(stream_id, None)
+        if pipeline.transcoder is not None and self._on_media_finished is not None:
+            await self._on_media_finished(stream_id)
 
     async def reconcile(self) -> None:
         """At start-up: streams left live by a crash end once their reconnect window has passed."""
         window = timedelta(seconds=self.settings.reconnect_window_seconds)
         now = utcnow()
-        changed: list[uuid.UUID] = []
-        async with self.db.sessionmaker() as session:
-            for stream in await StreamRepository(session).live_streams():
+        async with self.db.unit_of_work() as session:
+            streams = StreamRepository(session)
+            for stream in await streams.live_streams():
                 if stream.last_ingest_at is None:
                     continue  # opened from the dashboard, never received media: still waiting for OBS
-                changed.append(stream.stream_id)
+                if stream.stream_id in self._by_stream:
+                    continue  # this process is publishing it
                 deadline = stream.last_ingest_at + window
                 if deadline <= now:
-                    StreamService.mark_ended(stream, at=stream.last_ingest_at)
+                    await self.lifecycle.end(streams, stream, at=stream.last_ingest_at)
                     log.info("reconciler_ended_stream", stream_id=str(stream.stream_id))
                 else:
-                    stream.media_state = "reconnecting"
+                    self.lifecycle.set_media_state(streams, stream, "reconnecting")
                     self._schedule_orphan_end(stream, (deadline - now).total_seconds())
-            await session.commit()
-        for stream_id in changed:
-            await self._changed(stream_id)
+
+    async def end_stale(self) -> None:
+        """Periodic reconciler: live streams whose media stopped arriving more than a reconnect window ago, and
+        that no process is publishing (those touch ``last_ingest_at`` every few seconds), are ended."""
+        margin = timedelta(seconds=self.settings.reconnect_window_seconds + 3 * TOUCH_EVERY_S)
+        async with self.db.unit_of_work() as session:
+            streams = StreamRepository(session)
+            for stream in await streams.stale_live(utcnow() - margin):
+                if stream.stream_id in self._by_stream:
+                    continue  # this process is waiting out its window
+                if stream.last_ingest_at is not None and await self.lifecycle.end(
+                    streams, stream, at=stream.last_ingest_at
+                ):
+                    log.info("reconciler_ended_stale_stream", stream_id=str(stream.stream_id))
 
     def _schedule_orphan_end(self, stream: Stream, delay: float) -> None:
         pipeline = LivePipeline(
             stream_id=stream.stream_id,
             user_id=stream.user_id,
-            out_dir=self.settings.media_dir / "live" / str(stream.stream_id),
+            out_dir=files.live_dir(self.settings.media_dir, stream.stream_id),
         )
         # Earlier recording parts stay; a reconnect starts the next part.
-        recordings = self.settings.media_dir / "recordings" / str(stream.stream_id)
-        pipeline.parts = len(list(recordings.glob("part-*.ts"))) if recordings.is_dir() else 0
+        pipeline.parts = len(files.recording_parts(self.settings.media_dir, stream.stream_id))
         pipeline.end_task = asyncio.create_task(self._end_after(stream.stream_id, delay))
         self._by_user[stream.user_id] = pipeline
         self._by_stream[stream.stream_id] = pipeline
 
     async def close(self) -> None:
+        """Shutting down: transcoders finish (the recording and segments are complete); streams stay live, and
+        the next start's reconciler ends them once their window has passed, unless the creator is back."""
         task, self._touch_task = self._touch_task, None
         if task is not None:
             task.cancel()
@@ -333,7 +401,7 @@ class IngestManager:
             pipeline = self._by_stream[stream_id]
             if pipeline.end_task is not None:
                 pipeline.end_task.cancel()
-            await self.end(stream_id, reason="server shutting down")
+            await self.finish(stream_id, reason="server shutting down")
 
     def pipeline_for_user(self, user_id: uuid.UUID) -> LivePipeline | None:
         """The creator's pipeline: live, waiting out its reconnect window or ending; None when there is none.
@@ -375,21 +443,12 @@ class IngestManager:
             stream_id=stream_id, media_state=media_state, ingest=ingest, transcoder=transcoder, renditions=renditions
         )
 
-    async def _set_state(self, stream_id: uuid.UUID, state: str, *, touch: bool = False) -> None:
-        async with self.db.sessionmaker() as session:
-            stream = await StreamRepository(session).get(stream_id)
-            if stream is not None and stream.status == "live":
-                stream.media_state = state
-                if touch:
-                    stream.last_ingest_at = utcnow()
-                await session.commit()
-            else:
-                return
-        await self._changed(stream_id)
-
-    async def _changed(self, stream_id: uuid.UUID) -> None:
-        if self._on_change is not None:
-            await self._on_change(stream_id)
+    async def _set_state(self, stream_id: uuid.UUID, state: MediaState, *, touch: bool = False) -> None:
+        async with self.db.unit_of_work() as session:
+            streams = StreamRepository(session)
+            stream = await streams.get(stream_id)
+            if stream is not None:
+                self.lifecycle.set_media_state(streams, stream, state, ingest_at=utcnow() if touch else None)
 
 
 class IngestSession:

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any, NoReturn
 
 from livestream.logging import get_logger
-from livestream.media.ffmpeg import HlsLayout, build_command, pump_lines
+from livestream.media.ffmpeg import HlsLayout, build_command, pump_lines, segment_prefix
 from livestream.media.ladder import Rendition, SourceInfo
 from livestream.media.progress import ProgressParser, TranscoderStats
 
@@ -69,7 +69,7 @@ class Transcoder:
         thumbnail_interval: float = 10.0,
         *,
         playlist_size: int = 6,
-        delete_threshold: int = 4,
+        part: int = 1,
         preset: str | None = None,
         stderr_lines: int = 200,
         poll_interval: float = 0.1,
@@ -82,6 +82,7 @@ class Transcoder:
         self.recording_path = Path(recording_path)
         self.segment_seconds = segment_seconds
         self.thumbnail_interval = thumbnail_interval
+        self.part = part
         self.layout = HlsLayout(self.out_dir, len(self.ladder))
         # Builds (and so validates) the command now: a bad ladder fails here, not in a background task.
         self.command = build_command(
@@ -93,7 +94,7 @@ class Transcoder:
             segment_seconds=segment_seconds,
             thumbnail_interval=thumbnail_interval,
             playlist_size=playlist_size,
-            delete_threshold=delete_threshold,
+            part=part,
             preset=preset,
         )
         self._poll_interval = poll_interval
@@ -330,10 +331,13 @@ class Transcoder:
         for path in (self.layout.master, self.layout.thumbnail):
             for stale in (path, path.with_name(path.name + ".tmp"), path.with_name(path.name + ".fix.tmp")):
                 stale.unlink(missing_ok=True)
+        # Earlier parts' segments stay (the archive joins them); only this part's names are reused.
+        own_segment = segment_prefix(self.part)
         for child in self.out_dir.iterdir():
             if child.is_dir() and _VARIANT_DIR.match(child.name):
                 for stale in child.iterdir():
-                    if stale.is_file() and stale.suffix in _STALE_SUFFIXES:
+                    ours = stale.suffix != ".ts" or stale.name.startswith(own_segment)
+                    if stale.is_file() and stale.suffix in _STALE_SUFFIXES and ours:
                         stale.unlink(missing_ok=True)
         for i in range(len(self.ladder)):
             self.layout.variant_dir(i).mkdir(exist_ok=True)

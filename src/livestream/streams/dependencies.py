@@ -8,13 +8,16 @@ from fastapi import Depends
 
 from livestream.http.deps import SessionDep, SettingsDep, provided
 from livestream.streams.keys import StreamKeyCipher
+from livestream.streams.lifecycle import StreamLifecycle
 from livestream.streams.repository import StreamKeyRepository, StreamRepository
 from livestream.streams.service import StreamKeyService, StreamService, Urls
 from livestream.streams.views import StreamViews
 
+LifecycleDep = Annotated[StreamLifecycle, Depends(provided(StreamLifecycle))]
 
-async def get_stream_service(session: SessionDep, settings: SettingsDep) -> StreamService:
-    return StreamService(StreamRepository(session), Urls(settings.public_url))
+
+async def get_stream_service(session: SessionDep, settings: SettingsDep, lifecycle: LifecycleDep) -> StreamService:
+    return StreamService(StreamRepository(session), Urls(settings.public_url), lifecycle)
 
 
 async def get_stream_key_service(session: SessionDep, settings: SettingsDep) -> StreamKeyService:

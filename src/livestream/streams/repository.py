@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livestream.archives.models import Archive
 from livestream.db import add_unless_conflict
 from livestream.pagination import Cursor
 from livestream.streams.models import Stream, StreamKey
@@ -29,12 +30,23 @@ class PublicStream(NamedTuple):
     started_at: datetime
     ended_at: datetime | None
     viewer_count: int
+    # Its archive, if it has one.
+    archive_id: uuid.UUID | None
+    archive_status: str | None
+    archive_progress: int | None
+    archive_duration: int | None
+    archive_poster: str | None
 
 
 def _public_query() -> Select[*tuple[Any, ...]]:
     columns: list[Any] = [Stream.stream_id, Stream.user_id, User.username, User.display_name, Stream.title]
     columns += [Stream.description, Stream.status, Stream.media_state, Stream.started_at, Stream.ended_at]
-    return select(*columns, Stream.viewer_count).join(User, User.user_id == Stream.user_id)
+    columns += [Stream.viewer_count, Archive.archive_id, Archive.status, Archive.progress, Archive.duration]
+    return (
+        select(*columns, Archive.poster_key)
+        .join(User, User.user_id == Stream.user_id)
+        .outerjoin(Archive, Archive.stream_id == Stream.stream_id)
+    )
 
 
 # Built once: per request, building a statement costs more than the cached execution of a built one.
@@ -89,8 +101,18 @@ class StreamRepository:
     async def live_streams(self) -> list[Stream]:
         return list((await self.session.execute(select(Stream).where(Stream.status == "live"))).scalars())
 
-    async def touch_ingest(self, stream_id: uuid.UUID, at: datetime) -> None:
-        await self.session.execute(update(Stream).where(Stream.stream_id == stream_id).values(last_ingest_at=at))
+    async def touch_ingest(self, stream_id: uuid.UUID, at: datetime) -> bool:
+        """Media arrived at ``at``; False when the stream is no longer live (ended elsewhere)."""
+        result = await self.session.execute(
+            update(Stream).where(Stream.stream_id == stream_id, Stream.status == "live").values(last_ingest_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def stale_live(self, ingest_before: datetime) -> list[Stream]:
+        """Live streams whose media stopped arriving before ``ingest_before`` (dashboard-opened ones that never
+        received media are not stale: they wait for the encoder)."""
+        query = select(Stream).where(Stream.status == "live", Stream.last_ingest_at < ingest_before)
+        return list((await self.session.execute(query)).scalars())
 
     async def record_peak(self, stream_id: uuid.UUID, peak: int) -> None:
         """Keep the highest viewer count seen (never lowers it: two processes may both record)."""

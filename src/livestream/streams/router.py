@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from livestream.auth.dependencies import CurrentUser
 from livestream.chat.dependencies import StreamEventsDep
 from livestream.chat.stream_events import StreamEvents
-from livestream.http.deps import SessionDep, SettingsDep, after_commit
+from livestream.http.deps import SettingsDep
 from livestream.http.pagination import PageDep
 from livestream.http.responses import errors
 from livestream.http.shortcuts import public_json
@@ -28,16 +27,8 @@ from livestream.streams.schemas import (
     StreamOut,
     StreamUpdate,
 )
-from livestream.streams.views import StreamViews
 
 router = APIRouter(tags=["streams"])
-
-
-def _invalidating(views: StreamViews, stream_id: uuid.UUID) -> Callable[[], Awaitable[None]]:
-    async def invalidate() -> None:
-        views.invalidate(stream_id)
-
-    return invalidate
 
 
 @router.get("/api/users/me/stream-key", response_model=StreamKeyOut, responses=errors(401), operation_id="getStreamKey")
@@ -72,12 +63,9 @@ async def create_stream(
     streams: StreamServiceDep,
     keys: StreamKeyServiceDep,
     settings: SettingsDep,
-    session: SessionDep,
-    views: StreamViewsDep,
 ) -> StreamCreated:
+    # The lifecycle's "opened" event refreshes this process's lists before the creator gets this answer.
     stream = await streams.start(user.user_id, body.title, body.description)
-    # The lists this process serves show the new stream from the creator's answer on.
-    after_commit(session, _invalidating(views, stream.stream_id))
     key, _ = await keys.reveal(user.user_id)
     out = streams.out(stream, user)
     return StreamCreated(
@@ -127,18 +115,10 @@ async def update_stream(
     body: StreamUpdate,
     user: CurrentUser,
     streams: StreamServiceDep,
-    session: SessionDep,
     events: StreamEventsDep,
-    views: StreamViewsDep,
 ) -> StreamOut:
     """Change the title or description while live; viewers see it at once (a ``stream.status`` event)."""
     out = streams.out(*await streams.update(user.user_id, stream_id, body))
-
-    async def changed() -> None:
-        views.invalidate(stream_id)
-        await events.changed(stream_id)
-
-    after_commit(session, changed)
     return await _with_viewers(events, out)
 
 
@@ -148,27 +128,11 @@ async def update_stream(
     responses=errors(401, 403, 404, 409),
     operation_id="endStream",
 )
-async def end_stream(
-    stream_id: uuid.UUID,
-    user: CurrentUser,
-    streams: StreamServiceDep,
-    session: SessionDep,
-    events: StreamEventsDep,
-    ingest: IngestDep,
-    views: StreamViewsDep,
-) -> StreamOut:
+async def end_stream(stream_id: uuid.UUID, user: CurrentUser, streams: StreamServiceDep) -> StreamOut:
+    """End your stream. Answers at once: the publisher is disconnected and the transcoder finishes in the
+    background (the "ended" event after the commit), and the archive is built by a job."""
     stream, creator = await streams.end(user.user_id, stream_id)
-
-    async def finish() -> None:
-        views.invalidate(stream_id)
-        await events.changed(stream_id)
-        await ingest.end(stream_id, reason="ended by the creator")
-
-    after_commit(session, finish)
-    out = streams.out(stream, creator)
-    # The peak is stored after the commit; the creator sees it in this answer already.
-    out.viewer_count = max(out.viewer_count, await events.peak(stream_id))
-    return out
+    return streams.out(stream, creator)
 
 
 @router.get(

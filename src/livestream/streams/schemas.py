@@ -42,6 +42,17 @@ class StreamCreator(BaseModel):
     display_name: str | None
 
 
+class ArchiveLink(BaseModel):
+    """The archive of an ended stream, as the stream's view links it (``GET /api/archives/{id}`` has it all)."""
+
+    archive_id: uuid.UUID
+    status: Literal["processing", "ready", "failed"]
+    progress: int = Field(ge=0, le=100)
+    duration: int = Field(description="Seconds")
+    hls_url: str | None = Field(description="The VOD master playlist, once ready")
+    thumbnail_url: str | None = Field(description="The poster image, once ready")
+
+
 class StreamOut(BaseModel):
     """A stream as anyone sees it: never the stream key."""
 
@@ -57,6 +68,7 @@ class StreamOut(BaseModel):
     viewer_count: int
     hls_url: str | None = Field(description="HLS master playlist while live; null once ended")
     thumbnail_url: str | None
+    archive: ArchiveLink | None = Field(default=None, description="The replay of an ended stream, once there is one")
 
 
 class IngestInfo(BaseModel):

@@ -10,6 +10,7 @@ from livestream.db import utcnow
 from livestream.security import constant_time_equals
 from livestream.streams import errors
 from livestream.streams.keys import StreamKeyCipher, new_stream_key
+from livestream.streams.lifecycle import StreamLifecycle
 from livestream.streams.models import Stream, StreamKey
 from livestream.streams.repository import StreamKeyRepository, StreamRepository
 from livestream.streams.schemas import StreamCreator, StreamOut, StreamUpdate
@@ -27,6 +28,17 @@ class Urls:
 
     def thumbnail(self, stream_id: uuid.UUID) -> str:
         return f"{self.public_url.rstrip('/')}/hls/{stream_id}/thumbnail.jpg"
+
+    # An archive's media goes through the app's /vod routes (stable URLs: with S3 they redirect to the CDN or
+    # a presigned URL, and playlists are rewritten to point there).
+    def vod(self, archive_id: uuid.UUID) -> str:
+        return f"{self.public_url.rstrip('/')}/vod/{archive_id}/master.m3u8"
+
+    def poster(self, archive_id: uuid.UUID) -> str:
+        return f"{self.public_url.rstrip('/')}/vod/{archive_id}/poster.jpg"
+
+    def mp4(self, archive_id: uuid.UUID) -> str:
+        return f"{self.public_url.rstrip('/')}/vod/{archive_id}/archive.mp4"
 
 
 class StreamKeyService:
@@ -64,24 +76,13 @@ class StreamKeyService:
 
 
 class StreamService:
-    def __init__(self, streams: StreamRepository, urls: Urls) -> None:
+    def __init__(self, streams: StreamRepository, urls: Urls, lifecycle: StreamLifecycle) -> None:
         self.streams = streams
         self.urls = urls
+        self.lifecycle = lifecycle
 
     async def start(self, user_id: uuid.UUID, title: str, description: str | None) -> Stream:
-        if await self.streams.live_for_user(user_id) is not None:
-            raise errors.AlreadyLive()
-        stream = Stream(
-            user_id=user_id,
-            title=title,
-            description=description,
-            status="live",
-            media_state="waiting",
-            started_at=utcnow(),
-        )
-        if not await self.streams.add(stream):
-            raise errors.AlreadyLive()
-        return stream
+        return await self.lifecycle.open(self.streams, user_id, title, description)
 
     async def get(self, stream_id: uuid.UUID) -> tuple[Stream, User]:
         found = await self.streams.get_with_creator(stream_id)
@@ -97,17 +98,10 @@ class StreamService:
 
     async def end(self, actor_id: uuid.UUID, stream_id: uuid.UUID) -> tuple[Stream, User]:
         stream, creator = await self.owned(actor_id, stream_id)
-        if stream.status == "ended":
+        if not await self.lifecycle.end(self.streams, stream):
             raise errors.StreamEnded()
-        self.mark_ended(stream)
         await self.streams.flush()
         return stream, creator
-
-    @staticmethod
-    def mark_ended(stream: Stream, at: datetime | None = None) -> None:
-        stream.status = "ended"
-        stream.media_state = "ended"
-        stream.ended_at = max(at or utcnow(), stream.started_at)
 
     async def update(self, actor_id: uuid.UUID, stream_id: uuid.UUID, change: StreamUpdate) -> tuple[Stream, User]:
         stream, creator = await self.owned(actor_id, stream_id)
@@ -117,6 +111,7 @@ class StreamService:
             stream.title = change.title
         if change.description is not None:
             stream.description = change.description or None
+        self.lifecycle.updated(self.streams, stream)
         await self.streams.flush()
         return stream, creator
 

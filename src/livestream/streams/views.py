@@ -68,10 +68,22 @@ def encode_stream(row: PublicStream, urls: Urls) -> EncodedStream:
         "started_at": row.started_at,
         "ended_at": row.ended_at,
     }
+    archive = None
+    if row.archive_id is not None:
+        ready = row.archive_status == "ready"
+        archive = {
+            "archive_id": str(row.archive_id),
+            "status": row.archive_status,
+            "progress": row.archive_progress,
+            "duration": row.archive_duration,
+            "hls_url": urls.vod(row.archive_id) if ready else None,
+            "thumbnail_url": urls.poster(row.archive_id) if ready and row.archive_poster else None,
+        }
     tail = {
         "hls_url": urls.hls(row.stream_id) if live else None,
         # Only once media flows: before that there is no picture to point at.
         "thumbnail_url": urls.thumbnail(row.stream_id) if live and row.media_state != "waiting" else None,
+        "archive": archive,
     }
     return EncodedStream(
         stream_id=row.stream_id,

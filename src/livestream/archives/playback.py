@@ -1,0 +1,135 @@
+"""Playing an archive: its playlists from storage (pointed at the CDN or presigned URLs on S3), its files.
+
+Stored archives never change, so their playlists are kept in memory once read; an archive's state (ready, its
+storage class) is read at most once a second per archive.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from livestream.archives import errors
+from livestream.archives.finalise import archive_prefix
+from livestream.archives.repository import ArchiveRepository
+from livestream.db import Database
+from livestream.shortcache import ShortCache
+from livestream.storage.base import COLD_STORAGE_CLASSES, ObjectCold, ObjectNotFound, Storage, StorageError
+
+PLAYLIST = re.compile(r"^(?:master|v\d{1,2})\.m3u8$")
+MEDIA = re.compile(r"^(?:v\d{1,2}\.ts|poster\.jpg|archive\.mp4)$")
+KEPT_PLAYLISTS = 512
+STATE_MAX_AGE_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveState:
+    status: str
+    storage_class: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFile:
+    """Where to get an archive's file: a local path the app serves, or a URL to redirect to."""
+
+    path: Path | None
+    url: str | None
+
+
+class VodPlayback:
+    def __init__(self, db: Database, storage: Storage) -> None:
+        self.db = db
+        self.storage = storage
+        self._states: ShortCache[uuid.UUID, ArchiveState] = ShortCache(STATE_MAX_AGE_S, max_entries=10_000)
+        self._playlists: OrderedDict[tuple[uuid.UUID, str], str] = OrderedDict()
+
+    async def playlist(self, archive_id: uuid.UUID, name: str) -> str:
+        if not PLAYLIST.fullmatch(name):
+            raise errors.ArchiveNotFound()
+        await self._playable(archive_id)
+        text = self._playlists.get((archive_id, name))
+        if text is None:
+            text = (await self._read(archive_id, archive_prefix(archive_id) + name)).decode("utf-8")
+            self._playlists[(archive_id, name)] = text
+            while len(self._playlists) > KEPT_PLAYLISTS:
+                self._playlists.popitem(last=False)
+        if self.storage.name == "local" or name == "master.m3u8":
+            return text  # relative URIs: the app serves the variants and the files beside it
+        return self._point_at_storage(archive_id, text)
+
+    async def media(self, archive_id: uuid.UUID, name: str) -> MediaFile:
+        if not MEDIA.fullmatch(name):
+            raise errors.ArchiveNotFound()
+        state = await self._playable(archive_id)
+        key = archive_prefix(archive_id) + name
+        if state.storage_class in COLD_STORAGE_CLASSES:
+            await self._read(archive_id, key, length=1)  # 409 unless it has been restored since
+        path = self.storage.local_path(key)
+        if path is not None:
+            if not path.is_file():
+                raise errors.ArchiveNotFound()
+            return MediaFile(path=path, url=None)
+        return MediaFile(path=None, url=self.storage.playback_url(key))
+
+    def forget(self, archive_id: uuid.UUID) -> None:
+        self._states.invalidate(archive_id)
+        for key in [k for k in self._playlists if k[0] == archive_id]:
+            del self._playlists[key]
+
+    async def close(self) -> None:
+        await self._states.close()
+
+    async def _state(self, archive_id: uuid.UUID) -> ArchiveState:
+        async def read() -> ArchiveState:
+            async with self.db.sessionmaker() as session:
+                archive = await ArchiveRepository(session).get(archive_id)
+            if archive is None:
+                raise errors.ArchiveNotFound()
+            return ArchiveState(archive.status, archive.storage_class)
+
+        return await self._states.get(archive_id, read)
+
+    async def _playable(self, archive_id: uuid.UUID) -> ArchiveState:
+        """Ready, or 409. A cold storage class is not refused here: a restored object keeps its class, and
+        reading it is what tells (``ObjectCold`` until the restore is done)."""
+        state = await self._state(archive_id)
+        if state.status != "ready":
+            raise errors.ArchiveNotReady()
+        return state
+
+    async def _read(self, archive_id: uuid.UUID, key: str, length: int | None = None) -> bytes:
+        try:
+            return await self.storage.read(key, 0, length)
+        except ObjectCold as exc:
+            # The bucket's lifecycle rule moved it: the row learns it, and players get a clear answer.
+            await self._mark_cold(archive_id, key)
+            raise errors.ArchiveCold() from exc
+        except ObjectNotFound as exc:
+            raise errors.ArchiveNotFound() from exc
+        except StorageError as exc:
+            raise errors.StorageUnavailable() from exc
+
+    async def _mark_cold(self, archive_id: uuid.UUID, key: str) -> None:
+        try:
+            storage_class = (await self.storage.stat(key)).storage_class
+        except StorageError:
+            storage_class = "GLACIER"
+        async with self.db.unit_of_work() as session:
+            await ArchiveRepository(session).set_values(archive_id, storage_class=storage_class)
+        self.forget(archive_id)
+
+    def _point_at_storage(self, archive_id: uuid.UUID, text: str) -> str:
+        prefix = archive_prefix(archive_id)
+        # Every byte range of a rendition names the same file: one URL (one signature) per file.
+        urls: dict[str, str] = {}
+        lines = []
+        for line in text.splitlines():
+            if line and not line.startswith("#") and MEDIA.fullmatch(line):
+                if line not in urls:
+                    urls[line] = self.storage.playback_url(prefix + line) or line
+                line = urls[line]
+            lines.append(line)
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Background work: the job runtime, periodic runs claimed once per period across processes."""
