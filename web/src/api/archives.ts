@@ -1,104 +1,13 @@
-// Archives (a finished stream's recording, replayable as VOD): types, TanStack Query hooks, and the cache
-// updates that archive.status frames drive.
-//
-// TEMPORARY: the types below are written by hand from the agreed contract (issue 8) until GET /api/archives
-// is in the backend's OpenAPI; then they come from the generated schema like every other type (types.ts).
+// Archives (a finished stream's recording, replayable as VOD): TanStack Query hooks, and the cache updates
+// that archive.status frames drive.
 import { type InfiniteData, type QueryClient, useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
-import type { Client } from "openapi-fetch";
 import { useSession } from "../auth/auth";
 import type { ArchiveStatusFrame } from "../realtime/protocol";
 import { api, unwrap } from "./client";
 import { streamKeys } from "./streams";
-import type { Stream } from "./types";
+import type { Archive, ArchivePage, Stream, StreamArchive } from "./types";
 
-export type ArchiveStatus = "processing" | "ready" | "failed";
-
-export interface ArchiveUser {
-  user_id: string;
-  username: string;
-  display_name: string | null;
-  avatar_url?: string | null;
-}
-
-export interface Archive {
-  archive_id: string;
-  stream_id: string;
-  user_id: string;
-  user: ArchiveUser;
-  /** The stream's title. */
-  title: string;
-  status: ArchiveStatus;
-  /** 0..100 */
-  progress: number;
-  failure_reason: string | null;
-  /** Seconds. */
-  duration: number;
-  /** Bytes as stored. */
-  file_size: number;
-  /** The VOD master playlist, when ready. */
-  hls_url: string | null;
-  /** An MP4 download, when ready and the operator enabled it. */
-  mp4_url: string | null;
-  /** The poster (JPEG), when ready. */
-  thumbnail_url: string | null;
-  /** "STANDARD", or a cold class ("GLACIER", "DEEP_ARCHIVE"). */
-  storage_class: string;
-  started_at: string;
-  ended_at: string | null;
-  created_at: string;
-  ready_at: string | null;
-}
-
-export interface ArchivePage {
-  items: Archive[];
-  next_cursor: string | null;
-}
-
-/** What GET /api/streams/{id} says of the stream's archive. */
-export interface StreamArchive {
-  archive_id: string;
-  status: ArchiveStatus;
-  progress: number;
-  hls_url: string | null;
-  thumbnail_url: string | null;
-  duration: number;
-}
-
-type StreamWithArchive = Stream & { archive?: StreamArchive | null };
-
-// ---------- the hand-written paths (openapi-typescript's shape), for the typed client ----------
-
-type Json<T> = { headers: { [name: string]: unknown }; content: { "application/json": T } };
-type ErrorJson = Json<{ error: string; code: string }>;
-type NoParams = { query?: never; header?: never; path?: never; cookie?: never };
-type ArchivePath = { query?: never; header?: never; path: { archive_id: string }; cookie?: never };
-
-interface ArchivePaths {
-  "/api/archives": {
-    parameters: NoParams;
-    get: {
-      parameters: { query: { user_id: string; limit?: number; cursor?: string }; header?: never; path?: never; cookie?: never };
-      requestBody?: never;
-      responses: { 200: Json<ArchivePage>; 422: ErrorJson };
-    };
-  };
-  "/api/archives/{archive_id}": {
-    parameters: NoParams;
-    get: { parameters: ArchivePath; requestBody?: never; responses: { 200: Json<Archive>; 404: ErrorJson } };
-    delete: {
-      parameters: ArchivePath;
-      requestBody?: never;
-      responses: { 204: { headers: { [name: string]: unknown }; content?: never }; 403: ErrorJson; 404: ErrorJson };
-    };
-  };
-  "/api/archives/{archive_id}/retry": {
-    parameters: NoParams;
-    post: { parameters: ArchivePath; requestBody?: never; responses: { 202: Json<Archive>; 403: ErrorJson; 409: ErrorJson } };
-  };
-}
-
-/** The app's client (same fetch, token and refresh), typed for the archive paths. */
-const archiveApi = api as unknown as Client<ArchivePaths>;
+export type { Archive, ArchivePage, ArchiveStatus, StreamArchive } from "./types";
 
 // ---------- helpers ----------
 
@@ -118,9 +27,9 @@ export function isCold(storageClass: string | null | undefined): boolean {
   return storageClass !== null && storageClass !== undefined && COLD_CLASSES.has(storageClass.toUpperCase());
 }
 
-/** The stream's archive, if the API said anything about one. */
+/** The stream's archive, if it has one. */
 export function streamArchive(stream: Stream): StreamArchive | null {
-  return (stream as StreamWithArchive).archive ?? null;
+  return stream.archive ?? null;
 }
 
 export const archiveKeys = {
@@ -171,14 +80,14 @@ export function applyArchiveFrame(client: QueryClient, frame: ArchiveStatusFrame
   const { archive_id, status, progress, failure_reason } = frame;
   const listed = mapArchives(client, archive_id, (a) => ({ ...a, status, progress, failure_reason }));
   const streamKey = streamKeys.one(frame.stream_id);
-  const stream = client.getQueryData<StreamWithArchive>(streamKey);
+  const stream = client.getQueryData<Stream>(streamKey);
   if (stream) {
     const before = stream.archive;
     const archive: StreamArchive =
       before && before.archive_id === archive_id
         ? { ...before, status, progress }
         : { archive_id, status, progress, hls_url: null, thumbnail_url: null, duration: 0 };
-    client.setQueryData<StreamWithArchive>(streamKey, { ...stream, archive });
+    client.setQueryData<Stream>(streamKey, { ...stream, archive });
   }
   if (status !== "processing") {
     void client.invalidateQueries({ queryKey: archiveKeys.all });
@@ -207,7 +116,7 @@ export function useArchivePages(
     initialPageParam: null as string | null,
     queryFn: ({ pageParam }) =>
       unwrap(
-        archiveApi.GET("/api/archives", {
+        api.GET("/api/archives", {
           params: { query: { user_id: userId ?? "", limit: ARCHIVE_PAGE_SIZE, ...(pageParam ? { cursor: pageParam } : {}) } },
         }),
       ),
@@ -224,7 +133,7 @@ export function useDeleteArchive() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: async (archive: Archive) => {
-      await unwrap(archiveApi.DELETE("/api/archives/{archive_id}", { params: { path: { archive_id: archive.archive_id } } }));
+      await unwrap(api.DELETE("/api/archives/{archive_id}", { params: { path: { archive_id: archive.archive_id } } }));
       return archive;
     },
     onSuccess: (archive) => {
@@ -239,7 +148,7 @@ export function useRetryArchive() {
   const client = useQueryClient();
   return useMutation({
     mutationFn: (archive: Archive) =>
-      unwrap(archiveApi.POST("/api/archives/{archive_id}/retry", { params: { path: { archive_id: archive.archive_id } } })),
+      unwrap(api.POST("/api/archives/{archive_id}/retry", { params: { path: { archive_id: archive.archive_id } } })),
     onSuccess: (next) => {
       mapArchives(client, next.archive_id, () => next);
       void client.invalidateQueries({ queryKey: streamKeys.one(next.stream_id) });

@@ -27,3 +27,9 @@ export type StreamHealth = JsonResponse<"/api/streams/{stream_id}/health", "get"
 export type MediaState = Stream["media_state"];
 export type StreamCreateBody = JsonBody<"/api/streams", "post">;
 export type StreamUpdateBody = JsonBody<"/api/streams/{stream_id}", "patch">;
+
+export type Archive = JsonResponse<"/api/archives/{archive_id}", "get", 200>;
+export type ArchivePage = JsonResponse<"/api/archives", "get", 200>;
+export type ArchiveStatus = Archive["status"];
+/** What GET /api/streams/{id} says of the stream's archive. */
+export type StreamArchive = NonNullable<Stream["archive"]>;

@@ -164,7 +164,7 @@ describe("channel archives", () => {
     numberedArchive(n, {
       started_at: MAR_4,
       user_id: bob.user_id,
-      user: { user_id: bob.user_id, username: "bob", display_name: bob.display_name, avatar_url: null },
+      user: { user_id: bob.user_id, username: "bob", display_name: bob.display_name },
       title: `Replay ${n}`,
       ...over,
     });

@@ -20,10 +20,7 @@ const processing = (progress: number) => makeArchive({ status: "processing", pro
 
 /** The stream as GET /api/streams/{id} returns it once ended, with what it says of its archive. */
 function ended(archive: StreamArchive | null): Stream {
-  return {
-    ...makeStream({ status: "ended", media_state: "ended", ended_at: "2026-03-04T21:02:03Z", hls_url: null, thumbnail_url: null }),
-    archive,
-  } as Stream;
+  return makeStream({ status: "ended", media_state: "ended", ended_at: "2026-03-04T21:02:03Z", hls_url: null, thumbnail_url: null, archive });
 }
 
 function serve(stream: () => Stream, more: Record<string, () => Response> = {}) {

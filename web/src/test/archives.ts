@@ -15,7 +15,7 @@ export function makeArchive(overrides: Partial<Archive> = {}): Archive {
     archive_id: id,
     stream_id: STREAM_ID,
     user_id: alice.user_id,
-    user: { user_id: alice.user_id, username: alice.username, display_name: alice.display_name, avatar_url: null },
+    user: { user_id: alice.user_id, username: alice.username, display_name: alice.display_name },
     title: "Building a synth from scratch",
     status: "ready",
     progress: ready ? 100 : 0,
