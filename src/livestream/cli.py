@@ -68,6 +68,21 @@ def serve(
 
 
 @app.command()
+def worker() -> None:
+    """Run background jobs (archives, reconcilers, purges) in this process; needs LS_REDIS_URL."""
+    import uvloop
+
+    from livestream.app.worker import WorkerNeedsRedis, run_worker
+
+    settings = _settings()
+    try:
+        uvloop.run(run_worker(settings))
+    except WorkerNeedsRedis as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Apply database migrations (SQLite or PostgreSQL, from LS_DATABASE_URL)."""
     from livestream.migrate import upgrade

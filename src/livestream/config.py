@@ -140,6 +140,20 @@ class Settings(BaseSettings):
         return frozenset(origin.rstrip("/").lower() for origin in origins)
 
     @property
+    def media_origins(self) -> tuple[str, ...]:
+        """Where browsers fetch archive media from besides this server: the CDN, or the S3 endpoint or bucket."""
+        if self.storage != "s3":
+            return ()
+        if self.cdn_base_url:
+            parts = urlsplit(self.cdn_base_url)
+            return (f"{parts.scheme}://{parts.netloc}",)
+        if self.s3_endpoint_url:
+            parts = urlsplit(self.s3_endpoint_url)
+            return (f"{parts.scheme}://{parts.netloc}",)
+        bucket, region = self.s3_bucket, self.s3_region
+        return (f"https://{bucket}.s3.{region}.amazonaws.com", f"https://{bucket}.s3.amazonaws.com")
+
+    @property
     def secure_cookies(self) -> bool:
         return self.public_url.startswith("https://")
 

@@ -31,11 +31,13 @@ from livestream.users.router import router as users_router
 
 class LiveStreamApp(FastAPI):
     max_body_bytes = 1024 * 1024
+    media_origins: tuple[str, ...] = ()
 
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, so even the 500 that Starlette's ServerErrorMiddleware renders carries the request id
         # and the security headers, and is logged with its status; the body limit inside it, so its 413 does too.
-        return RequestContextMiddleware(BodyLimitMiddleware(super().build_middleware_stack(), self.max_body_bytes))
+        inner = BodyLimitMiddleware(super().build_middleware_stack(), self.max_body_bytes)
+        return RequestContextMiddleware(inner, self.media_origins)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         generate_unique_id_function=_operation_id,
     )
     app.max_body_bytes = settings.max_body_bytes
+    app.media_origins = settings.media_origins
     install_error_handlers(app)
     # Routes are matched in this order, each router's twice: the busiest first (chat sockets and their joins,
     # HLS segments, stream reads), so they do not pay for trying every other route first.

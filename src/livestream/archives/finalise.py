@@ -24,7 +24,7 @@ from livestream.archives.media import make_mp4, make_poster
 from livestream.archives.models import Archive
 from livestream.archives.repository import ArchiveRepository
 from livestream.archives.vod import NothingRecorded, VodBuild, build_vod
-from livestream.db import Database, utcnow
+from livestream.db import Database, after_commit, utcnow
 from livestream.jobs.runtime import RetryLater
 from livestream.logging import get_logger
 from livestream.media import files
@@ -36,9 +36,10 @@ log = get_logger("livestream.archives")
 
 # A run holds the archive this long past its last progress; a crashed run's archive is free again after it.
 LEASE = timedelta(minutes=2)
-# An ended stream whose transcoder never said it finished (the process was killed): after this long nothing
-# can still be writing its files.
-MEDIA_SETTLE = timedelta(seconds=45)
+# An ended stream whose transcoder never said it finished (its process was killed; or it runs on another
+# node): once nothing in its live directory has changed for this long, nothing is writing it (ffmpeg writes
+# a segment a second while it runs, and its last ones within a second or two of its input closing).
+MEDIA_QUIET_S = 10.0
 # Progress is written (and pushed to the creator) at most this often.
 PROGRESS_EVERY_S = 0.5
 MAX_REASON = 500
@@ -115,6 +116,12 @@ class ArchiveFinaliser:
                 else:
                     archive = created
                     log.info("archive_created", archive_id=str(archive_id), stream_id=str(stream_id))
+                    new = created
+
+                    async def announce() -> None:
+                        await self._notify(new, "processing", 0, None)
+
+                    after_commit(session, announce)
             return archive.archive_id if archive is not None and archive.status == "processing" else None
 
     # --- the job ----------------------------------------------------------------------------------------------
@@ -132,10 +139,13 @@ class ArchiveFinaliser:
             return
         if self.media_busy(stream.stream_id):
             raise RetryLater("the transcoder is finishing", delay=0.5)
-        settled = stream.ended_at is not None and utcnow() - stream.ended_at > MEDIA_SETTLE
         live = files.live_dir(self.media_dir, stream.stream_id)
-        if live.is_dir() and not files.is_finished(self.media_dir, stream.stream_id) and not settled:
-            raise RetryLater("waiting for the transcoder of another process to finish", delay=1.0)
+        if live.is_dir() and not files.is_finished(self.media_dir, stream.stream_id):
+            quiet = await asyncio.to_thread(
+                files.seconds_since_last_write, self.media_dir, stream.stream_id, time.time()
+            )
+            if quiet < MEDIA_QUIET_S:
+                raise RetryLater("waiting for the stream's transcoder to finish", delay=1.0)
         async with self.db.unit_of_work() as session:
             claimed = await ArchiveRepository(session).claim(ident, utcnow() + LEASE)
         if not claimed:

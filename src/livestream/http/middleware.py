@@ -22,12 +22,18 @@ ACCESS_LOGGER = "livestream.access"
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-# A strict policy for the web app's pages: nothing inline, nothing from elsewhere.
-APP_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; worker-src 'self' blob:; "
-    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-)
+# A strict policy for the web app's pages: nothing inline, nothing from elsewhere but the media origins (the
+# S3 bucket or CDN archives play from, when there is one).
+def app_csp(media_origins: tuple[str, ...] = ()) -> str:
+    media = "".join(f" {origin}" for origin in media_origins)
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{media}; "
+        f"media-src 'self' blob:{media}; connect-src 'self'{media}; font-src 'self'; worker-src 'self' blob:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+APP_CSP = app_csp()
 # Swagger UI and ReDoc load their bundles from a CDN and start with an inline script.
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
@@ -53,8 +59,13 @@ def new_request_id() -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, media_origins: tuple[str, ...] = ()) -> None:
         self.app = app
+        self._app_headers = (
+            [*_BASE_HEADERS, (b"content-security-policy", app_csp(media_origins).encode())]
+            if media_origins
+            else _APP_HEADERS
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,7 +77,7 @@ class RequestContextMiddleware:
         # Reset (not cleared) afterwards: a caller running the app in its own task keeps its context.
         tokens = bind_contextvars(request_id=request_id)
         path: str = scope["path"]
-        extra_headers = _DOCS_HEADERS if path in ("/docs", "/redoc") else _APP_HEADERS
+        extra_headers = _DOCS_HEADERS if path in ("/docs", "/redoc") else self._app_headers
         start = time.perf_counter()
         status = 500
 

@@ -41,6 +41,21 @@ def is_finished(media_dir: Path, stream_id: uuid.UUID) -> bool:
     return (live_dir(media_dir, stream_id) / FINISHED_MARKER).exists()
 
 
+def seconds_since_last_write(media_dir: Path, stream_id: uuid.UUID, now: float) -> float:
+    """How long nothing in the stream's live directory has changed (blocking: run it in a thread)."""
+    import os
+
+    folder = live_dir(media_dir, stream_id)
+    newest = 0.0
+    for root, _dirs, names in os.walk(folder):
+        for name in names:
+            try:
+                newest = max(newest, os.stat(os.path.join(root, name)).st_mtime)
+            except OSError:
+                continue
+    return now - newest if newest else float("inf")
+
+
 def remove_stream_media(media_dir: Path, stream_id: uuid.UUID) -> None:
     """The stream's live segments and recording (blocking: run it in a thread)."""
     import shutil
