@@ -811,3 +811,23 @@ async def test_ended_stream_without_viewers_has_zero(app: FastAPI, client: httpx
     ended = await client.put(channel.url("/end"), headers=channel.creator.headers)
     assert ended.status_code == 200, ended.text
     assert await _viewer_count(client, channel.stream_id) == 0
+
+
+async def test_a_committed_ban_is_answered_as_done_when_the_purge_fails(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The purge of the banned user's messages runs after the commit; the engine (Redis) failing there is logged,
+    and the creator is told the truth: the ban holds."""
+    channel = await _channel(app, client)
+    engine = container(app).engine
+
+    async def engine_down(*_: object, **__: object) -> list[str]:
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(engine, "history", engine_down)
+    response = await client.post(
+        channel.url("/bans"), json={"user_id": channel.viewer.id}, headers=channel.creator.headers
+    )
+    assert response.status_code == 201, response.text
+    monkeypatch.undo()
+    assert [b["user_id"] for b in await _bans(client, channel)] == [channel.viewer.id]
