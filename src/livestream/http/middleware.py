@@ -22,6 +22,7 @@ ACCESS_LOGGER = "livestream.access"
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
+
 # A strict policy for the web app's pages: nothing inline, nothing from elsewhere but the media origins (the
 # S3 bucket or CDN archives play from, when there is one).
 def app_csp(media_origins: tuple[str, ...] = ()) -> str:
