@@ -9,14 +9,14 @@ import { usePageTitle } from "../lib/usePageTitle";
 const CREATOR_POINTS = [
   { title: "Go live from OBS", text: "Paste one stream key into OBS or any RTMP encoder. No plugins, no extra software." },
   { title: "Quality that adapts", text: "Every viewer gets the best rendition their connection can carry, from phone to TV." },
-  { title: "Get paid", text: "Tips go straight to you, with a clear ledger of every payment." },
   { title: "Archives, automatically", text: "Each broadcast becomes a replay your community can catch up on." },
+  { title: "Chat you can moderate", text: "Delete messages, time out or ban, slow mode, and moderators you appoint." },
 ];
 
 const VIEWER_POINTS = [
   { title: "Chat in real time", text: "Talk with the creator and everyone watching, with moderation that keeps it friendly." },
-  { title: "Never miss a stream", text: "Follow creators and hear the moment they go live or schedule a show." },
-  { title: "Watch anywhere", text: "Right in the browser, with low-latency adaptive playback." },
+  { title: "Follow your creators", text: "Their channel shows what is live now and every replay, in one place." },
+  { title: "Watch anywhere", text: "Right in the browser, live with low latency or replayed later with seeking." },
 ];
 
 const LIVE_NOW_LIMIT = 24;
@@ -61,7 +61,7 @@ export function HomePage() {
           </h1>
           <p className="hero-lead">
             LiveStream Pro gives small and mid-size creators everything a broadcast needs: crisp adaptive video, real-time
-            chat, followers, tips and replays, on a channel page you will want to share.
+            chat, followers and replays, on a channel page you will want to share.
           </p>
           <div className="hero-actions">
             {user ? (

@@ -144,9 +144,9 @@ function ChannelStreams({ user, isOwner }: { user: UserPublic; isOwner: boolean 
                   <Link to="/dashboard">Open the creator dashboard</Link>
                 </>
               ) : user.viewer_follow_id ? (
-                "You follow this channel, so you will hear when it goes live."
+                "You follow this channel: its first broadcast shows up here, and on the home page while it is live."
               ) : (
-                "Follow to hear about the first broadcast."
+                "Its first broadcast shows up here, and on the home page while it is live."
               )}
             </EmptyState>
           )
