@@ -1,0 +1,226 @@
+"""Archives in the web app end to end: ffmpeg publishes over RTMP, the creator ends the stream, the job builds
+the replay; Chromium plays it on the stream's watch page (VOD: seekable, with its renditions), the channel page
+shows its card and the creator deletes it from the dashboard."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import PageProblems
+from tests.support.live_server import LiveServer, free_port, start_server
+from tests.support.rtmp_clients import ffmpeg_synthetic, rtmp_url
+from tests.support.services import unavailable
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "Sunlit-Harbor-4821"
+USERNAME = "vod_caster"
+H264_AAC = 'video/mp4; codecs="avc1.42E01E,mp4a.40.2"'
+PUBLISH_SECONDS = 8
+# 480p: the ABR ladder makes two renditions of it (480p and 360p), so the player has a quality menu. A 640x360
+# source would get one rendition, and the player shows no menu for a single one.
+SOURCE_SIZE = "854x480"
+RENDITIONS = ["480p", "360p"]
+VIDEO = "document.querySelector('[data-testid=player]')"
+
+
+@dataclass
+class Replay:
+    server: LiveServer
+    stream_id: str
+    archive: dict[str, Any]
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+
+def wait_for(what: str, check: Callable[[], Any], server: LiveServer, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.25)
+    pytest.fail(
+        f"timed out after {timeout:.0f} s waiting for {what}\n--- server log (tail) ---\n{server.log()[-4000:]}"
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
+    """A real server (RTMP ingest, ABR ladder, local storage); a creator published ~8 s and ended the stream, and
+    its archive is ready."""
+    workdir = tmp_path_factory.mktemp("archives-web")
+    rtmp_port = free_port()
+    server = start_server(workdir, LS_RTMP_ENABLED="true", LS_RTMP_PORT=str(rtmp_port), LS_RECONNECT_WINDOW_SECONDS="5")
+    ffmpeg: subprocess.Popen[bytes] | None = None
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=10) as api:
+            made = api.post(
+                "/api/auth/register",
+                json={"username": USERNAME, "email": f"{USERNAME}@example.com", "password": PASSWORD},
+            )
+            assert made.status_code == 201, made.text
+            login = api.post("/api/auth/login", json={"login": USERNAME, "password": PASSWORD})
+            assert login.status_code == 200, login.text
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            key = api.get("/api/users/me/stream-key", headers=headers).json()["stream_key"]
+
+            with (workdir / "ffmpeg.log").open("wb") as log:
+                ffmpeg = subprocess.Popen(
+                    ffmpeg_synthetic(rtmp_url(rtmp_port, key), seconds=PUBLISH_SECONDS, size=SOURCE_SIZE),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+
+            def live() -> str | None:
+                items = api.get("/api/streams", params={"status": "live"}).json()["items"]
+                mine = [s for s in items if s["user"]["username"] == USERNAME and s["media_state"] == "live"]
+                return str(mine[0]["stream_id"]) if mine else None
+
+            stream_id: str = wait_for("the stream to go live", live, server)
+            assert ffmpeg.wait(timeout=PUBLISH_SECONDS + 20) == 0, (workdir / "ffmpeg.log").read_text()
+            ended = api.put(f"/api/streams/{stream_id}/end", headers=headers)
+            assert ended.status_code == 200, ended.text
+
+            def ready() -> dict[str, Any] | None:
+                link = api.get(f"/api/streams/{stream_id}").json()["archive"]
+                if link is not None and link["status"] == "failed":
+                    failed = api.get(f"/api/archives/{link['archive_id']}").json()
+                    pytest.fail(f"the archive failed: {failed['failure_reason']}\n{server.log()[-4000:]}")
+                return link if link is not None and link["status"] == "ready" else None
+
+            link = wait_for("the archive to be ready", ready, server, timeout=45)
+            archive = api.get(f"/api/archives/{link['archive_id']}").json()
+        yield Replay(server=server, stream_id=stream_id, archive=archive)
+    finally:
+        if ffmpeg is not None:
+            stop(ffmpeg)
+        server.stop()
+
+
+def clock(seconds: int) -> str:
+    """The web app's formatClock: 0:00:08."""
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def current_time(page: Page) -> float:
+    return float(page.evaluate(f"() => {VIDEO}.currentTime"))
+
+
+def assert_advancing(page: Page, at_least: float) -> None:
+    first = current_time(page)
+    page.wait_for_timeout(700)
+    second = current_time(page)
+    assert first >= at_least, f"played from {first}, not from {at_least} or later"
+    assert second > first, f"the video did not advance: {first} → {second}"
+
+
+def test_a_replay_plays_seeks_shows_on_the_channel_and_is_deleted_from_the_dashboard(
+    page: Page, page_problems: PageProblems, replay: Replay
+) -> None:
+    base, archive, stream_id = replay.base_url, replay.archive, replay.stream_id
+    archive_id, duration = archive["archive_id"], archive["duration"]
+    assert archive["status"] == "ready", archive
+    assert abs(duration - PUBLISH_SECONDS) <= 1, archive
+
+    page.goto(f"{base}/")
+    if not page.evaluate("(type) => typeof MediaSource !== 'undefined' && MediaSource.isTypeSupported(type)", H264_AAC):
+        unavailable(f"a Chromium that plays {H264_AAC} through Media Source Extensions")
+
+    # The ended stream's watch page plays the replay with the player in VOD mode: no "ended" stage, no LIVE badge.
+    page.goto(f"{base}/watch/{stream_id}")
+    expect(page.get_by_test_id("replay")).to_be_visible()
+    player = page.get_by_test_id("player")
+    expect(player).to_have_attribute("data-mode", "vod")
+    expect(page.get_by_test_id("stream-ended")).to_have_count(0)
+    expect(page.get_by_test_id("live-badge")).to_have_count(0)
+    expect(page.get_by_test_id("ended-pill")).to_have_text("Replay")
+    expect(page.get_by_test_id("replay-duration")).to_have_text(clock(duration))
+    page.wait_for_function(f"() => {VIDEO}?.currentTime > 0.2", timeout=20_000)
+    assert_advancing(page, 0.2)
+    video_duration = float(page.evaluate(f"() => {VIDEO}.duration"))
+    assert abs(video_duration - PUBLISH_SECONDS) <= 1, video_duration
+    assert page.evaluate(f"() => {VIDEO}.seekable.length") == 1
+    assert page.evaluate(f"() => {VIDEO}.seekable.end(0)") >= PUBLISH_SECONDS - 1
+
+    # Seeking: the video jumps to 5 s and plays on from there.
+    page.evaluate(f"() => {{ {VIDEO}.currentTime = 5; }}")
+    page.wait_for_function(
+        f"() => {{ const v = {VIDEO}; return !v.seeking && !v.paused && v.readyState >= 3 && v.currentTime > 5.05; }}",
+        timeout=10_000,
+    )
+    assert_advancing(page, 5)
+
+    # The quality menu lists Auto and the renditions, best first.
+    page.get_by_test_id("quality-button").click()
+    menu = page.get_by_test_id("quality-menu")
+    expect(menu.get_by_role("menuitemradio")).to_have_text(["Auto", *RENDITIONS])
+    expect(menu.get_by_role("menuitemradio", name="Auto")).to_have_attribute("aria-checked", "true")
+    page.keyboard.press("Escape")
+    expect(menu).to_have_count(0)
+    assert page_problems.errors == []
+
+    # The channel page's Archives grid: the card with its poster (loaded) and its length, linking to the replay.
+    page.goto(f"{base}/u/{USERNAME}")
+    card = page.get_by_test_id("channel-archives").get_by_test_id("archive-card")
+    expect(card).to_have_count(1)
+    card.scroll_into_view_if_needed()
+    poster = card.locator("img")
+    expect(poster).to_have_attribute("src", archive["thumbnail_url"])
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=archive-card] img');"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        timeout=10_000,
+    )
+    expect(card.get_by_test_id("archive-duration")).to_have_text(clock(duration))
+    expect(card.get_by_test_id("archive-card-title")).to_have_text(archive["title"])
+    expect(card.get_by_test_id("archive-card-title")).to_have_attribute("href", f"/watch/{stream_id}")
+
+    # The creator signs in; the dashboard lists the archive as ready, and deletes it after confirming.
+    page.goto(f"{base}/login")
+    page.get_by_label("Email or username").fill(USERNAME)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_test_id("user-menu-button")).to_have_accessible_name(f"Account menu for {USERNAME}")
+    page.goto(f"{base}/dashboard")
+    row = page.get_by_test_id("archives").locator(f"[data-testid=archive-row][data-archive-id='{archive_id}']")
+    expect(row).to_have_attribute("data-status", "ready")
+    expect(row.get_by_test_id("archive-status")).to_have_text("Ready")
+    expect(row.get_by_test_id("archive-title")).to_have_text(archive["title"])
+    expect(row.get_by_test_id("archive-duration")).to_contain_text(clock(duration))
+    row.get_by_test_id("archive-delete").click()
+    confirm = row.get_by_test_id("archive-delete-confirm")
+    expect(confirm).to_be_visible()
+    # Cancel first: nothing happens.
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_have_count(0)
+    expect(row).to_have_attribute("data-status", "ready")
+    row.get_by_test_id("archive-delete").click()
+    confirm.get_by_role("button", name="Yes, delete").click()
+    expect(row).to_have_count(0)
+    expect(page.get_by_test_id("archives")).to_contain_text("No archives yet.")
+
+    with httpx.Client(base_url=base, timeout=10) as api:
+        gone = api.get(f"/api/archives/{archive_id}")
+        assert gone.status_code == 404, gone.text
+        assert gone.json()["code"] == "ARCHIVE_NOT_FOUND"
+        assert api.get(f"/vod/{archive_id}/master.m3u8").status_code == 404
+        assert api.get(f"/api/streams/{stream_id}").json()["archive"] is None
+    assert page_problems.errors == []
