@@ -276,13 +276,6 @@ def test_a_stored_archive_is_in_the_bucket_and_plays_through_presigned_urls(stor
     assert not (media / "archives" / stored.archive_id).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: VodPlayback keeps an archive's playlists in memory once read and serves them without "
-    "touching storage, and media() checks for cold storage only when the row already says so; an archive that "
-    "was played before its objects moved to GLACIER keeps answering 200 (and 302s to presigned URLs that S3 "
-    "refuses with 403 InvalidObjectState) until the server restarts",
-)
 def test_an_archive_played_then_moved_to_glacier_answers_409_archive_cold(stored: StoredArchive) -> None:
     with httpx.Client(timeout=10, follow_redirects=False) as http:
         # Someone plays it (as the previous test did): this server reads its playlists.

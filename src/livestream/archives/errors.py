@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from livestream.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 
 
@@ -27,6 +29,14 @@ class ArchiveCold(Conflict):
         "This archive is in cold storage and cannot be played until it is restored; "
         "the operator restores it with `livestream storage restore archives/<archive_id>/` (docs/operations.md)"
     )
+
+    @classmethod
+    def of(cls, archive_id: object) -> ArchiveCold:
+        return cls(
+            "This archive is in cold storage and cannot be played until it is restored; the operator restores it "
+            f"with `livestream storage restore archives/{archive_id}/` (docs/operations.md)",
+            extra={"archive_id": str(archive_id)},
+        )
 
 
 class StorageUnavailable(ServiceUnavailable):

@@ -20,6 +20,9 @@ from livestream.shortcache import ShortCache
 from livestream.storage.base import COLD_STORAGE_CLASSES, ObjectCold, ObjectNotFound, Storage, StorageError
 
 PLAYLIST = re.compile(r"^(?:master|v\d{1,2})\.m3u8$")
+# With S3, how long a file's storage class is trusted before redirecting to it again: the bucket's lifecycle
+# rule can move an archive to a cold class at any time, behind the app's back.
+CLASS_MAX_AGE_S = 60.0
 MEDIA = re.compile(r"^(?:v\d{1,2}\.ts|poster\.jpg|archive\.mp4)$")
 KEPT_PLAYLISTS = 512
 STATE_MAX_AGE_S = 1.0
@@ -45,28 +48,37 @@ class VodPlayback:
         self.storage = storage
         self._states: ShortCache[uuid.UUID, ArchiveState] = ShortCache(STATE_MAX_AGE_S, max_entries=10_000)
         self._playlists: OrderedDict[tuple[uuid.UUID, str], str] = OrderedDict()
+        self._classes: ShortCache[str, str] = ShortCache(CLASS_MAX_AGE_S, max_entries=10_000)
 
     async def playlist(self, archive_id: uuid.UUID, name: str) -> str:
         if not PLAYLIST.fullmatch(name):
             raise errors.ArchiveNotFound()
         await self._playable(archive_id)
-        text = self._playlists.get((archive_id, name))
-        if text is None:
-            text = (await self._read(archive_id, archive_prefix(archive_id) + name)).decode("utf-8")
-            self._playlists[(archive_id, name)] = text
+        key = archive_prefix(archive_id) + name
+        if self.storage.name != "local":
+            # Read every time: the read is what tells that the bucket moved the archive to a cold class (a
+            # player asks for the playlists once per viewing).
+            text = (await self._read(archive_id, key)).decode("utf-8")
+            return text if name == "master.m3u8" else self._point_at_storage(archive_id, text)
+        cached = self._playlists.get((archive_id, name))
+        if cached is None:
+            cached = (await self._read(archive_id, key)).decode("utf-8")
+            self._playlists[(archive_id, name)] = cached
             while len(self._playlists) > KEPT_PLAYLISTS:
                 self._playlists.popitem(last=False)
-        if self.storage.name == "local" or name == "master.m3u8":
-            return text  # relative URIs: the app serves the variants and the files beside it
-        return self._point_at_storage(archive_id, text)
+        return cached  # relative URIs: the app serves the variants and the files beside it
 
     async def media(self, archive_id: uuid.UUID, name: str) -> MediaFile:
         if not MEDIA.fullmatch(name):
             raise errors.ArchiveNotFound()
         state = await self._playable(archive_id)
         key = archive_prefix(archive_id) + name
-        if state.storage_class in COLD_STORAGE_CLASSES:
-            await self._read(archive_id, key, length=1)  # 409 unless it has been restored since
+        if self.storage.name != "local":
+            storage_class = state.storage_class
+            if storage_class not in COLD_STORAGE_CLASSES:
+                storage_class = await self._classes.get(key, lambda: self._storage_class(key))
+            if storage_class in COLD_STORAGE_CLASSES:
+                await self._read(archive_id, key, length=1)  # 409 unless it has been restored since
         path = self.storage.local_path(key)
         if path is not None:
             if not path.is_file():
@@ -81,6 +93,15 @@ class VodPlayback:
 
     async def close(self) -> None:
         await self._states.close()
+        await self._classes.close()
+
+    async def _storage_class(self, key: str) -> str:
+        try:
+            return (await self.storage.stat(key)).storage_class
+        except ObjectNotFound as exc:
+            raise errors.ArchiveNotFound() from exc
+        except StorageError as exc:
+            raise errors.StorageUnavailable() from exc
 
     async def _state(self, archive_id: uuid.UUID) -> ArchiveState:
         async def read() -> ArchiveState:
@@ -106,7 +127,7 @@ class VodPlayback:
         except ObjectCold as exc:
             # The bucket's lifecycle rule moved it: the row learns it, and players get a clear answer.
             await self._mark_cold(archive_id, key)
-            raise errors.ArchiveCold() from exc
+            raise errors.ArchiveCold.of(archive_id) from exc
         except ObjectNotFound as exc:
             raise errors.ArchiveNotFound() from exc
         except StorageError as exc:
