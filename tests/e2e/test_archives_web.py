@@ -61,13 +61,37 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def replay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
-    """A real server (RTMP ingest, ABR ladder, local storage); a creator published ~8 s and ended the stream, and
-    its archive is ready."""
+def storage_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Local storage, or a fresh bucket on the S3 test server (the player then fetches segments from there)."""
+    if request.param == "local":
+        return {}
+    from tests.support.s3_server import ACCESS_KEY, REGION, SECRET_KEY, make_bucket
+
+    endpoint: str = request.getfixturevalue("s3_endpoint")
+    return {
+        "LS_STORAGE": "s3",
+        "LS_S3_BUCKET": make_bucket(endpoint),
+        "LS_S3_ENDPOINT_URL": endpoint,
+        "LS_S3_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def replay(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replay]:
+    """A real server (RTMP ingest, ABR ladder, local or S3 storage); a creator published ~8 s and ended the
+    stream, and its archive is ready."""
     workdir = tmp_path_factory.mktemp("archives-web")
     rtmp_port = free_port()
-    server = start_server(workdir, LS_RTMP_ENABLED="true", LS_RTMP_PORT=str(rtmp_port), LS_RECONNECT_WINDOW_SECONDS="5")
+    server = start_server(
+        workdir,
+        LS_RTMP_ENABLED="true",
+        LS_RTMP_PORT=str(rtmp_port),
+        LS_RECONNECT_WINDOW_SECONDS="5",
+        **storage_env(request),
+    )
     ffmpeg: subprocess.Popen[bytes] | None = None
     try:
         with httpx.Client(base_url=server.base_url, timeout=10) as api:
