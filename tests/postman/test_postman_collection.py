@@ -12,17 +12,24 @@ import os
 import re
 import secrets
 import shutil
+import sqlite3
 import subprocess
+import time
+import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support.live_server import ROOT, LiveServer
+from tests.support.recordings import record
 
 POSTMAN_DIR = ROOT / "postman"
 COLLECTION = POSTMAN_DIR / "livestream.postman_collection.json"
@@ -37,6 +44,9 @@ UNREACHABLE: dict[tuple[str, str, int], str] = {
     ("GET", "/api/users/me", 400): "takes no parameters or body that could be invalid",
     ("GET", "/api/users/me/stream-key", 400): "takes no parameters or body that could be invalid",
     ("POST", "/api/users/me/stream-key/rotate", 400): "takes no parameters or body; a body, even malformed, is ignored",
+    ("DELETE", "/api/archives/{archive_id}", 503): "needs unreachable archive storage",
+    ("GET", "/vod/{archive_id}/{name}", 503): "needs unreachable archive storage",
+    ("GET", "/vod/{archive_id}/{name}", 302): "needs S3 storage (the test server stores archives on disk)",
 }
 
 # What the transcoder leaves in a live stream's folder (media/ffmpeg.py HlsLayout), small enough to write by hand.
@@ -54,10 +64,46 @@ SEEDED_FILES: dict[str, bytes] = {
 SEEDED_CHAT_TEXT = "Seeded <img src=x onerror=alert(1)> message"
 
 
+SEED_PASSWORD = "correct horse battery staple"
+# How long the archive job may take on the seeded streams (it takes a second or two).
+ARCHIVE_WAIT_S = 60.0
+# How SQLAlchemy stores the app's UTCDateTime on SQLite: naive UTC text, microseconds and all.
+SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+SQLITE_DATETIME_SHAPE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}")
+
+
 @dataclass(frozen=True)
 class SeededStream:
     stream_id: str
     token: str
+
+
+@dataclass(frozen=True)
+class SeededArchives:
+    user_id: str
+    token: str
+    other_token: str
+    stream_id: str  # the ready archive's stream
+    ready_id: str
+    failed_id: str
+
+
+def _register(api: httpx.Client, prefix: str) -> tuple[str, str]:
+    """A fresh user: (user_id, access token)."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    registered = api.post(
+        "/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": SEED_PASSWORD}
+    )
+    assert registered.status_code == 201, registered.text
+    login = api.post("/api/auth/login", json={"login": name, "password": SEED_PASSWORD})
+    assert login.status_code == 200, login.text
+    return str(registered.json()["user_id"]), str(login.json()["access_token"])
+
+
+def _go_live(api: httpx.Client, token: str, title: str) -> str:
+    created = api.post("/api/streams", json={"title": title}, headers={"Authorization": f"Bearer {token}"})
+    assert created.status_code == 201, created.text
+    return str(created.json()["stream_id"])
 
 
 @pytest.fixture(scope="module")
@@ -67,27 +113,83 @@ def seeded_stream(live_server: LiveServer) -> SeededStream:
     newman cannot publish RTMP, so a creator goes live through the API here and the files are written where the
     transcoder would put them; the collection reads them through /hls and ends the stream (hlsStreamId, hlsToken).
     """
-    name = f"pmseed_{secrets.token_hex(4)}"
-    password = "correct horse battery staple"
     with httpx.Client(base_url=live_server.base_url, timeout=10) as api:
-        registered = api.post(
-            "/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": password}
-        )
-        assert registered.status_code == 201, registered.text
-        login = api.post("/api/auth/login", json={"login": name, "password": password})
-        assert login.status_code == 200, login.text
-        token = login.json()["access_token"]
-        created = api.post(
-            "/api/streams", json={"title": "Seeded test pattern"}, headers={"Authorization": f"Bearer {token}"}
-        )
-        assert created.status_code == 201, created.text
-        stream_id = created.json()["stream_id"]
+        _, token = _register(api, "pmseed")
+        stream_id = _go_live(api, token, "Seeded test pattern")
     folder = Path(live_server.env["LS_MEDIA_DIR"]) / "live" / stream_id
     for relative, content in SEEDED_FILES.items():
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     return SeededStream(stream_id=stream_id, token=token)
+
+
+def _mark_ingested(live_server: LiveServer, stream_id: str) -> None:
+    """Set the stream's ``last_ingest_at`` as ingest does on the first media: without it, an ended stream gets
+    no archive. Written straight into the server's SQLite database, in the format the app stores."""
+    url = make_url(live_server.env["LS_DATABASE_URL"])
+    assert url.get_backend_name() == "sqlite", url
+    assert url.database, url
+    now = datetime.now(UTC).strftime(SQLITE_DATETIME)
+    with closing(sqlite3.connect(url.database, timeout=10)) as db, db:
+        key = uuid.UUID(stream_id).hex
+        row = db.execute("SELECT started_at FROM streams WHERE stream_id = ?", (key,)).fetchone()
+        assert row is not None, f"stream {stream_id} is not in {url.database}"
+        # The app's own timestamp has the same shape: a change of storage format fails here, not as a silent miss.
+        assert SQLITE_DATETIME_SHAPE.fullmatch(row[0]), row
+        updated = db.execute("UPDATE streams SET last_ingest_at = ? WHERE stream_id = ?", (now, key))
+        assert updated.rowcount == 1
+
+
+def _settled_archive(live_server: LiveServer, api: httpx.Client, stream_id: str) -> dict[str, Any]:
+    """The ended stream's archive link once its job is done (ready or failed)."""
+    deadline = time.monotonic() + ARCHIVE_WAIT_S
+    link: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        seen = api.get(f"/api/streams/{stream_id}")
+        assert seen.status_code == 200, seen.text
+        link = seen.json()["archive"]
+        if link is not None and link["status"] != "processing":
+            return link
+        time.sleep(0.1)
+    pytest.fail(f"archive of {stream_id} not done in {ARCHIVE_WAIT_S}s: {link}\n{live_server.log()[-8000:]}")
+
+
+@pytest.fixture(scope="module")
+def seeded_archives(live_server: LiveServer) -> SeededArchives:
+    """A creator's two archives, for the Archives folder: one ready, one failed (archiveReadyId, archiveFailedId).
+
+    newman cannot publish RTMP, so, as in tests/archives, ffmpeg makes a stream's kept media where the transcoder
+    leaves it (tests.support.recordings) and the stream's ``last_ingest_at`` is set; ending the stream through the
+    API then runs the server's own archive job. The failed one received "media" but kept none: its job fails at
+    once ("no video was recorded for this stream"). One creator cannot be live twice: the streams go one by one.
+    """
+    media_dir = Path(live_server.env["LS_MEDIA_DIR"])
+    with httpx.Client(base_url=live_server.base_url, timeout=10) as api:
+        user_id, token = _register(api, "pmarchive")
+        _, other_token = _register(api, "pmother")
+        auth = {"Authorization": f"Bearer {token}"}
+        stream_ids: list[str] = []
+        for title, recorded in (("Archived test pattern", True), ("Nothing kept", False)):
+            stream_id = _go_live(api, token, title)
+            if recorded:
+                record(media_dir, uuid.UUID(stream_id), seconds=2)
+            _mark_ingested(live_server, stream_id)
+            ended = api.put(f"/api/streams/{stream_id}/end", headers=auth)
+            assert ended.status_code == 200, ended.text
+            stream_ids.append(stream_id)
+        ready = _settled_archive(live_server, api, stream_ids[0])
+        failed = _settled_archive(live_server, api, stream_ids[1])
+    assert ready["status"] == "ready", (ready, live_server.log()[-8000:])
+    assert failed["status"] == "failed", failed
+    return SeededArchives(
+        user_id=user_id,
+        token=token,
+        other_token=other_token,
+        stream_id=stream_ids[0],
+        ready_id=ready["archive_id"],
+        failed_id=failed["archive_id"],
+    )
 
 
 def _seed_chat_message(live_server: LiveServer, seeded: SeededStream) -> str:
@@ -181,21 +283,28 @@ def _match(path: str, templates: list[str]) -> str | None:
     return best[1] if best else None
 
 
-def test_newman_runs_collection(live_server: LiveServer, seeded_stream: SeededStream) -> None:
+def test_newman_runs_collection(
+    live_server: LiveServer, seeded_stream: SeededStream, seeded_archives: SeededArchives
+) -> None:
     _ensure_newman()
     chat_message_id = _seed_chat_message(live_server, seeded_stream)
+    env_vars = {
+        "baseUrl": live_server.base_url,
+        "hlsStreamId": seeded_stream.stream_id,
+        "hlsToken": seeded_stream.token,
+        "chatMessageId": chat_message_id,
+        "archiveUserId": seeded_archives.user_id,
+        "archiveToken": seeded_archives.token,
+        "archiveOtherToken": seeded_archives.other_token,
+        "archiveStreamId": seeded_archives.stream_id,
+        "archiveReadyId": seeded_archives.ready_id,
+        "archiveFailedId": seeded_archives.failed_id,
+    }
     command = [
         str(NEWMAN),
         "run",
         str(COLLECTION),
-        "--env-var",
-        f"baseUrl={live_server.base_url}",
-        "--env-var",
-        f"hlsStreamId={seeded_stream.stream_id}",
-        "--env-var",
-        f"hlsToken={seeded_stream.token}",
-        "--env-var",
-        f"chatMessageId={chat_message_id}",
+        *(arg for key, value in env_vars.items() for arg in ("--env-var", f"{key}={value}")),
         "--reporters",
         "cli",
         "--bail",
@@ -217,10 +326,11 @@ def test_newman_runs_collection(live_server: LiveServer, seeded_stream: SeededSt
         print(output)
         print("--- server log (tail) ---\n" + live_server.log()[-8000:])
     assert result.returncode == 0, f"newman exited with {result.returncode}:\n{output}"
-    # The requests on the seeded stream skip themselves without hlsStreamId; here they must have run.
+    # The requests on seeded data skip themselves without hlsStreamId, archiveReadyId…; here they must have run.
     assert "skipped" not in output, output
     assert "served as an HLS playlist" in output, output
     assert "the seeded message, markup and all" in output, output
+    assert "a VOD playlist" in output, output
 
 
 def test_collection_covers_every_operation(live_server: LiveServer) -> None:
