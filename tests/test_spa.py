@@ -49,9 +49,11 @@ async def test_no_file_outside_dist(client: httpx.AsyncClient) -> None:
 
 
 async def test_api_paths_stay_json_404(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/does-not-exist")
-    assert response.status_code == 404
-    assert response.json()["code"] == "NOT_FOUND"
+    # Media paths too: a VOD path that no route matches (a decoded %2F climbing out) is a 404, not the app's page.
+    for path in ("/api/does-not-exist", "/vod/00000000-0000-4000-8000-000000000000/..%2Fx", "/vod/x", "/hls/x"):
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["code"] == "NOT_FOUND"
 
 
 async def test_watch_page_has_open_graph_tags(app: object, client: httpx.AsyncClient) -> None:

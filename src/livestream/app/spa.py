@@ -21,7 +21,18 @@ from livestream.streams.service import Urls
 
 # Paths the SPA must never swallow: unknown API routes stay JSON 404s.
 _TITLE = re.compile(r"<title>.*?</title>", flags=re.DOTALL)
-_RESERVED_PREFIXES = ("/api/", "/hls/", "/ws/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json")
+_RESERVED_PREFIXES = (
+    "/api/",
+    "/hls/",
+    "/vod/",
+    "/ws/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+)
 
 
 def default_web_dist() -> Path:
