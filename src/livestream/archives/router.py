@@ -35,7 +35,7 @@ _CACHE = {
 @router.get(
     "/api/archives",
     response_model=Page[ArchiveOut],
-    responses=errors(400),
+    responses=errors(401),
     operation_id="listArchives",
 )
 async def list_archives(
