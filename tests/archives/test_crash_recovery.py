@@ -43,8 +43,8 @@ def test_sigkill_mid_stream_leaves_an_archive_after_the_restart(tmp_path: Path) 
     }
     server = start_server(tmp_path, **env)
     publisher: subprocess.Popen[bytes] | None = None
+    api = httpx.Client(base_url=server.base_url, timeout=10)
     try:
-        api = httpx.Client(base_url=server.base_url, timeout=10)
         assert api.post(
             "/api/auth/register", json={"username": "crashy", "email": "crashy@example.com", "password": PASSWORD}
         ).is_success
@@ -68,14 +68,15 @@ def test_sigkill_mid_stream_leaves_an_archive_after_the_restart(tmp_path: Path) 
         publisher.kill()
         publisher.wait(timeout=10)
     finally:
+        api.close()
         if publisher is not None and publisher.poll() is None:
             publisher.kill()
         server.stop()
 
     # The same database and media directory, a new process.
     restarted = start_server(tmp_path, **env)
+    api = httpx.Client(base_url=restarted.base_url, timeout=10)
     try:
-        api = httpx.Client(base_url=restarted.base_url, timeout=10)
         sid = stream["stream_id"]
 
         def archive_ready() -> dict[str, Any] | None:
@@ -93,4 +94,5 @@ def test_sigkill_mid_stream_leaves_an_archive_after_the_restart(tmp_path: Path) 
         assert abs(probe_duration(stored / "master.m3u8") - archive["duration"]) <= 1
         assert not (tmp_path / "media" / "live" / sid).exists()
     finally:
+        api.close()
         restarted.stop()

@@ -156,7 +156,12 @@ class ArchiveFinaliser:
             await self._build_and_store(archive, work)
         except NothingRecorded as exc:
             await self._fail(archive, str(exc))
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            # Shutting down mid-build is not a failure: the lease goes, and the reconciler enqueues it again.
+            async with self.db.unit_of_work() as session:
+                await ArchiveRepository(session).set_values(ident, lease_until=None)
+            raise
+        except Exception as exc:
             async with self.db.unit_of_work() as session:
                 await ArchiveRepository(session).set_values(
                     ident, lease_until=None, attempts=archive.attempts + 1, failure_reason=self._reason(exc)

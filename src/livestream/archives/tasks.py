@@ -40,14 +40,21 @@ class ArchiveJobs:
         await self.runtime.enqueue(FINALISE, archive_id=str(archive_id))
 
     async def on_transition(self, transition: StreamTransition) -> None:
-        """Lifecycle subscriber: an ended stream gets its archive row and job."""
+        """Lifecycle subscriber: an ended stream gets its archive row and job, in the background (whoever ended
+        it, a request say, does not wait for the row)."""
         if transition.kind == "ended":
-            await self.stream_media_finished(transition.stream_id)
+            stream_id = transition.stream_id
+            # This process's transcoder is still finishing: it says so when done, and the job starts then.
+            enqueue = not self.finaliser.media_busy(stream_id)
+            self.runtime.spawn(self._archive(stream_id, enqueue=enqueue), name=f"archive-ensure:{stream_id}")
 
     async def stream_media_finished(self, stream_id: uuid.UUID) -> None:
         """Also told by ingest once the stream's transcoder has exited: the job need not wait any longer."""
+        await self._archive(stream_id, enqueue=True)
+
+    async def _archive(self, stream_id: uuid.UUID, *, enqueue: bool) -> None:
         archive_id = await self.finaliser.ensure(stream_id)
-        if archive_id is not None:
+        if archive_id is not None and enqueue:
             await self.schedule(archive_id)
 
     async def reconcile(self) -> None:

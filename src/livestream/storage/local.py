@@ -165,6 +165,15 @@ def _write_atomically(target: Path, write: Callable[[BinaryIO], object]) -> int:
     return size
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (the directory entry itself)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def _put_file(target: Path, source: Path, *, move: bool) -> int:
     if source.resolve() == target:  # the object's own file: nothing to copy, nothing to consume
         return target.stat().st_size
@@ -173,7 +182,11 @@ def _put_file(target: Path, source: Path, *, move: bool) -> int:
         for _ in range(3):
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
+                # Durable before it is visible: the caller may delete what the file was made from next.
+                with open(source, "rb") as pending:
+                    os.fsync(pending.fileno())
                 os.replace(source, target)
+                _fsync_dir(target.parent)
                 return target.stat().st_size
             except FileNotFoundError:
                 if not source.exists():
