@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     jobs_max_attempts: int = Field(default=5, ge=1, le=50)
     # How often the reconcilers look for work a crash left behind (one process runs each period).
     reconcile_interval_seconds: float = Field(default=60.0, ge=1, le=3600)
+    # Notifications older than this are deleted (hourly).
+    notification_retention_days: int = Field(default=90, ge=1, le=3650)
     # Archives: an MP4 download (the source remuxed, +faststart) beside the HLS VOD.
     archive_mp4: bool = False
     # Media storage (archives, VOD): files under media_dir, or one S3 bucket. S3 credentials are not settings:

@@ -6,7 +6,7 @@ from livestream.chat.models import ChatBan, ChatModerator
 from livestream.db import Base
 from livestream.follows.models import Follow
 from livestream.jobs.models import PeriodicRun
-from livestream.notifications.models import Notification
+from livestream.notifications.models import Notification, NotificationSettings
 from livestream.streams.models import Stream, StreamKey
 from livestream.tips.models import Transaction
 from livestream.users.models import User
@@ -18,6 +18,7 @@ __all__ = [
     "ChatModerator",
     "Follow",
     "Notification",
+    "NotificationSettings",
     "PeriodicRun",
     "RefreshToken",
     "RevokedAccessToken",

@@ -52,7 +52,8 @@ async def test_follow(client: httpx.AsyncClient, app: FastAPI) -> None:
     response = await client.post(FOLLOWS, json={"following_id": target["user_id"]}, headers=bearer(token))
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"follow_id", "follower_id", "following_id", "created_at"}
+    assert set(body) == {"follow_id", "follower_id", "following_id", "created_at", "notify"}
+    assert body["notify"] is True
     assert uuid.UUID(body["follow_id"])
     assert body["follower_id"] == me["user_id"]
     assert body["following_id"] == target["user_id"]

@@ -18,6 +18,7 @@ async def test_the_app_schedules_its_reconcilers_and_purges(app: FastAPI) -> Non
         "archives.reconcile",
         "auth.purge_expired",
         "jobs.purge_claims",
+        "notifications.purge",
         "streams.end_stale",
     ]
 

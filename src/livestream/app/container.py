@@ -30,6 +30,7 @@ from livestream.jobs.runtime import JobRuntime
 from livestream.media.ingest import IngestManager
 from livestream.media.live_status import LiveStatusCache
 from livestream.media.rtmp.server import RTMPServer
+from livestream.notifications.tasks import NotificationJobs
 from livestream.ratelimit import Counters
 from livestream.realtime.engine import Engine
 from livestream.realtime.factory import make_engine
@@ -63,6 +64,7 @@ class Container:
     storage: Storage
     playback: VodPlayback
     archive_jobs: ArchiveJobs
+    notification_jobs: NotificationJobs
     rtmp: RTMPServer | None = None
 
     @classmethod
@@ -128,7 +130,13 @@ class Container:
         )
         lifecycle.subscribe(ingest.on_transition)
 
+        notification_jobs = NotificationJobs(db, jobs, retention_days=settings.notification_retention_days)
+        notification_jobs.register(periodic)
+        lifecycle.subscribe(notification_jobs.on_transition)
+
         async def archive_moved(event: ArchiveEvent) -> None:
+            if event.status == "ready":
+                await notification_jobs.archive_is_ready(event.archive_id, event.stream_id, event.user_id)
             stream_views.invalidate(event.stream_id)
             playback.forget(event.archive_id)
             frame = frames.archive_status(
@@ -177,6 +185,7 @@ class Container:
             storage=storage,
             playback=playback,
             archive_jobs=archive_jobs,
+            notification_jobs=notification_jobs,
         )
 
     @property
@@ -205,6 +214,7 @@ class Container:
             Storage: self.storage,
             VodPlayback: self.playback,
             ArchiveJobs: self.archive_jobs,
+            NotificationJobs: self.notification_jobs,
         }
 
     async def start(self) -> None:

@@ -25,6 +25,7 @@ from livestream.http.errors import install_error_handlers
 from livestream.http.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from livestream.logging import configure_logging
 from livestream.media.origin import router as origin_router
+from livestream.notifications.router import router as notifications_router
 from livestream.streams.router import router as streams_router
 from livestream.users.router import router as users_router
 
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(archives_router)
     app.include_router(users_router)
     app.include_router(follows_router)
+    app.include_router(notifications_router)
     app.include_router(auth_router)
     app.include_router(health.router)
     mount_spa(app, settings.web_dist or default_web_dist())

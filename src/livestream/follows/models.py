@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from livestream.db import Base, TimestampMixin, new_id
@@ -24,3 +24,5 @@ class Follow(TimestampMixin, Base):
     following_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False
     )
+    # False: the follower muted this creator (no go-live or schedule notifications from them).
+    notify: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))

@@ -14,6 +14,13 @@ class FollowCreate(BaseModel):
     following_id: uuid.UUID
 
 
+class FollowUpdate(BaseModel):
+    # Strict: "no" or 0 is refused, not read as false.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    notify: bool
+
+
 class FollowOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -21,6 +28,7 @@ class FollowOut(BaseModel):
     follower_id: uuid.UUID
     following_id: uuid.UUID
     created_at: datetime
+    notify: bool = True
 
 
 class FollowListItem(BaseModel):

@@ -32,6 +32,17 @@ class FollowService:
             raise errors.AlreadyFollowing()
         return follow
 
+    async def set_notify(self, actor_id: uuid.UUID, follow_id: uuid.UUID, notify: bool) -> Follow:
+        """Mute (or unmute) the creator's go-live and schedule notifications; the follower only."""
+        follow = await self.follows.get(follow_id)
+        if follow is None:
+            raise errors.FollowNotFound()
+        if follow.follower_id != actor_id:
+            raise errors.NotYourFollow()
+        follow.notify = notify
+        await self.follows.session.flush()
+        return follow
+
     async def unfollow(self, actor_id: uuid.UUID, follow_id: uuid.UUID) -> None:
         follow = await self.follows.get(follow_id)
         if follow is None:

@@ -203,8 +203,12 @@ class JobRuntime:
                     return
                 await asyncio.wait(running)
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 2.0) -> None:
+        """Stop: jobs running in this process get ``grace`` seconds to finish, then everything is cancelled
+        (an interrupted job is idempotent: its retry or a reconciler runs it again)."""
         self._closing = True
+        if isinstance(self.broker, InMemoryBroker) and self.broker._running_tasks:
+            await asyncio.wait(list(self.broker._running_tasks), timeout=grace)
         pending = list(self._background)
         if isinstance(self.broker, InMemoryBroker):
             pending += list(self.broker._running_tasks)

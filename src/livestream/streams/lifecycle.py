@@ -36,6 +36,8 @@ class StreamTransition:
     user_id: uuid.UUID
     kind: TransitionKind
     at: datetime
+    # The media state before (a "live" after "waiting" is a go-live; after "reconnecting", a reconnect).
+    previous: str | None = None
 
 
 Subscriber = Callable[[StreamTransition], Awaitable[None]]
@@ -80,8 +82,8 @@ class StreamLifecycle:
             stream.last_ingest_at = ingest_at
         if stream.media_state == state:
             return False
-        stream.media_state = state
-        self._emit_after_commit(streams, stream, state)
+        previous, stream.media_state = stream.media_state, state
+        self._emit_after_commit(streams, stream, state, previous=previous)
         return True
 
     async def end(self, streams: StreamRepository, stream: Stream, *, at: datetime | None = None) -> bool:
@@ -104,8 +106,10 @@ class StreamLifecycle:
         """The title or description changed (viewers see it at once)."""
         self._emit_after_commit(streams, stream, "updated")
 
-    def _emit_after_commit(self, streams: StreamRepository, stream: Stream, kind: TransitionKind) -> None:
-        transition = StreamTransition(stream.stream_id, stream.user_id, kind, utcnow())
+    def _emit_after_commit(
+        self, streams: StreamRepository, stream: Stream, kind: TransitionKind, *, previous: str | None = None
+    ) -> None:
+        transition = StreamTransition(stream.stream_id, stream.user_id, kind, utcnow(), previous)
 
         async def emit() -> None:
             await self.emit(transition)

@@ -1,0 +1,6 @@
+from livestream.errors import NotFound
+
+
+class NotificationNotFound(NotFound):
+    code = "NOTIFICATION_NOT_FOUND"
+    message = "Notification not found"

@@ -1,0 +1,178 @@
+"""All queries on notifications and notification settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, and_, delete, exists, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livestream.db import UTCDateTime, utcnow
+from livestream.follows.models import Follow
+from livestream.notifications.models import Notification, NotificationSettings
+from livestream.pagination import Cursor
+
+
+class NotificationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    # --- fan-out ---------------------------------------------------------------------------------------------
+
+    async def follower_batch_end(self, creator_id: uuid.UUID, after: uuid.UUID | None, size: int) -> uuid.UUID | None:
+        """The follow_id that ends the next batch of ``size`` follows of the creator after ``after`` (in follow_id
+        order); None when there are no more."""
+        query = select(Follow.follow_id).where(Follow.following_id == creator_id).order_by(Follow.follow_id)
+        if after is not None:
+            query = query.where(Follow.follow_id > after)
+        first_past = (await self.session.execute(query.offset(size - 1).limit(1))).scalar_one_or_none()
+        if first_past is not None:
+            return first_past
+        # Fewer than ``size`` left: the last of them.
+        last = query.order_by(None).order_by(Follow.follow_id.desc()).limit(1)
+        result: uuid.UUID | None = (await self.session.execute(last)).scalar_one_or_none()
+        return result
+
+    async def fan_out(
+        self,
+        creator_id: uuid.UUID,
+        *,
+        after: uuid.UUID | None,
+        upto: uuid.UUID,
+        kind: str,
+        event_key: str,
+        payload: dict[str, Any],
+    ) -> int:
+        """One notification for each follower in (after, upto] who has not muted the creator nor turned the kind
+        off, in one INSERT … SELECT; followers notified before (same event) are skipped. Returns rows written."""
+        new_id: Any = func.gen_random_uuid() if self._postgres else func.lower(func.hex(func.randomblob(16)))
+        muted_kind = exists().where(
+            NotificationSettings.user_id == Follow.follower_id,
+            getattr(NotificationSettings, kind).is_(False),
+        )
+        source = select(
+            new_id,
+            Follow.follower_id,
+            literal(kind, String()),
+            literal(payload, JSON()),
+            literal(event_key, String()),
+            literal(utcnow(), UTCDateTime()),
+        ).where(
+            Follow.following_id == creator_id,
+            Follow.notify.is_(True),
+            Follow.follow_id <= upto,
+            ~muted_kind,
+        )
+        if after is not None:
+            source = source.where(Follow.follow_id > after)
+        columns = ["notification_id", "user_id", "type", "payload", "event_key", "created_at"]
+        dialect = postgresql if self._postgres else sqlite
+        statement = (
+            dialect.insert(Notification)
+            .from_select(columns, source)
+            .on_conflict_do_nothing(index_elements=["user_id", "event_key"])
+        )
+        result = await self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def add_unless_there(self, notification: Notification) -> bool:
+        """One notification for one recipient; False when that event already reached them."""
+        dialect = postgresql if self._postgres else sqlite
+        values = {
+            "notification_id": notification.notification_id or uuid.uuid4(),
+            "user_id": notification.user_id,
+            "type": notification.type,
+            "payload": notification.payload,
+            "event_key": notification.event_key,
+            "created_at": notification.created_at or utcnow(),
+        }
+        statement = dialect.insert(Notification).values(**values)
+        statement = statement.on_conflict_do_nothing(index_elements=["user_id", "event_key"])
+        result = await self.session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def unread_of_kind(self, user_id: uuid.UUID, kind: str) -> Notification | None:
+        result = await self.session.execute(
+            select(Notification)
+            .where(Notification.user_id == user_id, Notification.type == kind, Notification.read_at.is_(None))
+            .order_by(Notification.created_at.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
+    async def get(self, notification_id: uuid.UUID) -> Notification | None:
+        return await self.session.get(Notification, notification_id)
+
+    async def page(self, user_id: uuid.UUID, *, unread: bool, limit: int, cursor: Cursor | None) -> list[Notification]:
+        query = (
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.created_at.desc(), Notification.notification_id.desc())
+            .limit(limit)
+        )
+        if unread:
+            query = query.where(Notification.read_at.is_(None))
+        if cursor is not None:
+            query = query.where(
+                or_(
+                    Notification.created_at < cursor.created_at,
+                    and_(Notification.created_at == cursor.created_at, Notification.notification_id < cursor.id),
+                )
+            )
+        return list((await self.session.execute(query)).scalars())
+
+    async def unread_count(self, user_id: uuid.UUID) -> int:
+        query = select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        return int((await self.session.execute(query)).scalar_one())
+
+    async def count_event(self, event_key: str) -> int:
+        query = select(func.count()).where(Notification.event_key == event_key)
+        return int((await self.session.execute(query)).scalar_one())
+
+    # --- writing ---------------------------------------------------------------------------------------------
+
+    async def mark_read(self, user_id: uuid.UUID, notification_id: uuid.UUID | None = None) -> int:
+        """Mark one (or, with None, every) unread notification of the user read; returns how many changed."""
+        statement = (
+            update(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        )
+        if notification_id is not None:
+            statement = statement.where(Notification.notification_id == notification_id)
+        result = await self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def purge_before(self, moment: datetime) -> int:
+        result = await self.session.execute(delete(Notification).where(Notification.created_at < moment))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # --- settings --------------------------------------------------------------------------------------------
+
+    async def settings(self, user_id: uuid.UUID) -> NotificationSettings:
+        found = await self.session.get(NotificationSettings, user_id)
+        return found if found is not None else NotificationSettings(user_id=user_id, **DEFAULTS)
+
+    async def save_settings(self, settings: NotificationSettings) -> None:
+        settings.updated_at = utcnow()
+        await self.session.merge(settings)
+        await self.session.flush()
+
+
+DEFAULTS: dict[str, Any] = {
+    "email": False,
+    "push": False,
+    "stream_started": True,
+    "schedule_reminder": True,
+    "archive_ready": True,
+    "new_follower": True,
+}

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NotificationKind = Literal["stream_started", "schedule_reminder", "archive_ready", "new_follower"]
+
+
+class NotificationOut(BaseModel):
+    notification_id: uuid.UUID
+    kind: NotificationKind
+    payload: dict[str, Any] = Field(description="What happened: the stream, archive or followers it is about")
+    created_at: datetime
+    read_at: datetime | None
+
+
+class UnreadCount(BaseModel):
+    unread: int
+
+
+class MarkedRead(BaseModel):
+    marked: int = Field(description="How many notifications were unread and are read now")
+
+
+class NotificationKinds(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    stream_started: bool = True
+    schedule_reminder: bool = True
+    archive_ready: bool = True
+    new_follower: bool = True
+
+
+class NotificationSettingsOut(BaseModel):
+    email: bool = Field(description="Email for what is on in `kinds` (only sent once email delivery is configured)")
+    push: bool = Field(description="Browser push (only sent once push delivery is available)")
+    kinds: NotificationKinds
+    email_available: bool = Field(description="The operator configured email delivery")
+    push_available: bool = Field(description="The server can send browser push")
+
+
+class NotificationSettingsIn(BaseModel):
+    # Strict: a switch is true or false, not "yes" or 1.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    email: bool | None = None
+    push: bool | None = None
+    kinds: NotificationKinds | None = None

@@ -1,0 +1,146 @@
+"""Notification jobs: the go-live fan-out to followers, an archive ready, new followers; and the retention purge.
+
+The fan-out writes one row per follower in batches of ``FAN_OUT_BATCH`` follows, each batch one INSERT … SELECT
+committed on its own. Every row is unique per (recipient, event), so a worker killed half-way and the job run
+again (its retry, or a second delivery) writes only the rows still missing: each follower is told once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from livestream.db import Database, utcnow
+from livestream.jobs.periodic import PeriodicRunner
+from livestream.jobs.runtime import JobRuntime
+from livestream.logging import get_logger
+from livestream.notifications.models import Notification
+from livestream.notifications.repository import NotificationRepository
+from livestream.streams.lifecycle import StreamTransition
+from livestream.streams.repository import StreamRepository
+from livestream.users.repository import UserRepository
+
+log = get_logger("livestream.notifications")
+
+STREAM_STARTED = "notifications.stream_started"
+ARCHIVE_READY = "notifications.archive_ready"
+NEW_FOLLOWER = "notifications.new_follower"
+PURGE = "notifications.purge"
+FAN_OUT_BATCH = 5_000
+# A creator's unread "new followers" notification takes in this many names; the count goes on.
+NAMES_SHOWN = 3
+
+
+def stream_started_key(stream_id: uuid.UUID | str) -> str:
+    return f"stream_started:{stream_id}"
+
+
+class NotificationJobs:
+    def __init__(self, db: Database, runtime: JobRuntime, *, retention_days: int, batch: int = FAN_OUT_BATCH) -> None:
+        self.db = db
+        self.runtime = runtime
+        self.retention = timedelta(days=retention_days)
+        self.batch = batch
+
+    def register(self, periodic: PeriodicRunner) -> None:
+        self.runtime.register(STREAM_STARTED, self.stream_started)
+        self.runtime.register(ARCHIVE_READY, self.archive_ready)
+        self.runtime.register(NEW_FOLLOWER, self.new_follower)
+        periodic.every(PURGE, 3600, self.purge)
+
+    # --- triggers ----------------------------------------------------------------------------------------
+
+    async def on_transition(self, transition: StreamTransition) -> None:
+        """Lifecycle subscriber: the first video of a stream (not a reconnect) tells its followers."""
+        if transition.kind == "live" and transition.previous == "waiting":
+            await self.runtime.enqueue(STREAM_STARTED, stream_id=str(transition.stream_id))
+
+    async def followed(self, creator_id: uuid.UUID, follower_id: uuid.UUID) -> None:
+        await self.runtime.enqueue(NEW_FOLLOWER, creator_id=str(creator_id), follower_id=str(follower_id))
+
+    async def archive_is_ready(self, archive_id: uuid.UUID, stream_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        payload = {"archive_id": str(archive_id), "stream_id": str(stream_id), "user_id": str(user_id)}
+        await self.runtime.enqueue(ARCHIVE_READY, **payload)
+
+    # --- jobs --------------------------------------------------------------------------------------------
+
+    async def stream_started(self, stream_id: str) -> None:
+        ident = uuid.UUID(stream_id)
+        async with self.db.sessionmaker() as session:
+            found = await StreamRepository(session).get_with_creator(ident)
+        if found is None:
+            return
+        stream, creator = found
+        payload: dict[str, Any] = {
+            "stream_id": str(stream.stream_id),
+            "title": stream.title,
+            "creator": {
+                "user_id": str(creator.user_id),
+                "username": creator.username,
+                "display_name": creator.display_name,
+            },
+        }
+        key, after, written, batches = stream_started_key(ident), None, 0, 0
+        while True:
+            async with self.db.unit_of_work() as session:
+                notifications = NotificationRepository(session)
+                upto = await notifications.follower_batch_end(creator.user_id, after, self.batch)
+                if upto is None:
+                    break
+                written += await notifications.fan_out(
+                    creator.user_id, after=after, upto=upto, kind="stream_started", event_key=key, payload=payload
+                )
+            after, batches = upto, batches + 1
+        log.info("notifications_fanned_out", stream_id=stream_id, rows=written, batches=batches)
+
+    async def archive_ready(self, archive_id: str, stream_id: str, user_id: str) -> None:
+        recipient = uuid.UUID(user_id)
+        async with self.db.unit_of_work() as session:
+            notifications = NotificationRepository(session)
+            if not (await notifications.settings(recipient)).archive_ready:
+                return
+            async with self.db.sessionmaker() as reading:
+                stream = await StreamRepository(reading).get(uuid.UUID(stream_id))
+            payload = {"archive_id": archive_id, "stream_id": stream_id, "title": stream.title if stream else None}
+            await notifications.add_unless_there(
+                Notification(
+                    user_id=recipient, type="archive_ready", payload=payload, event_key=f"archive_ready:{archive_id}"
+                )
+            )
+
+    async def new_follower(self, creator_id: str, follower_id: str) -> None:
+        """Batched: while the creator has not read it, one "new followers" notification counts them up."""
+        creator, follower = uuid.UUID(creator_id), uuid.UUID(follower_id)
+        async with self.db.unit_of_work() as session:
+            notifications = NotificationRepository(session)
+            if not (await notifications.settings(creator)).new_follower:
+                return
+            user = await UserRepository(session).get(follower)
+            if user is None:
+                return
+            name = user.display_name or user.username
+            pending = await notifications.unread_of_kind(creator, "new_follower")
+            if pending is None:
+                payload = {"count": 1, "names": [name], "follower_ids": [follower_id]}
+                await notifications.add_unless_there(
+                    Notification(
+                        user_id=creator, type="new_follower", payload=payload, event_key=f"new_follower:{follower_id}"
+                    )
+                )
+                return
+            seen = list(pending.payload.get("follower_ids", []))
+            if follower_id in seen:
+                return  # the same follow twice (a job delivered again)
+            names = list(pending.payload.get("names", []))
+            pending.payload = {
+                "count": int(pending.payload.get("count", 0)) + 1,
+                "names": [*names, name][-NAMES_SHOWN:],
+                "follower_ids": [*seen, follower_id][-100:],
+            }
+            pending.created_at = utcnow()
+
+    async def purge(self) -> None:
+        async with self.db.unit_of_work() as session:
+            removed = await NotificationRepository(session).purge_before(utcnow() - self.retention)
+        log.info("notifications_purged", rows=removed)
