@@ -96,3 +96,26 @@ async def test_a_failing_subscriber_does_not_stop_the_others_or_the_answer(
     finally:
         lifecycle._subscribers.remove(broken)
     assert transitions == [(created.json()["stream_id"], "opened")]
+
+
+async def test_two_enders_at_once_make_one_end(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, transitions: list[tuple[str, str]]
+) -> None:
+    """The creator's end and the reconnect window's timer racing: one "ended", the loser answered as already ended."""
+    import asyncio
+
+    _, token = await quick_user(app)
+    sid = (await client.post("/api/streams", json={"title": "Race"}, headers=bearer(token))).json()["stream_id"]
+    c = container(app)
+
+    async def slow_peak(_stream_id: uuid.UUID) -> int:
+        await asyncio.sleep(0.05)  # a Redis round trip: both enders read the stream as live meanwhile
+        return 3
+
+    monkeypatch.setattr(c.lifecycle, "_peak_viewers", slow_peak)
+    answer, _ = await asyncio.gather(
+        client.put(f"/api/streams/{sid}/end", headers=bearer(token)), c.ingest.end_stream(uuid.UUID(sid))
+    )
+    assert answer.status_code in (200, 409)
+    assert [kind for stream, kind in transitions if stream == sid].count("ended") == 1
+    assert (await client.get(f"/api/streams/{sid}")).json()["status"] == "ended"

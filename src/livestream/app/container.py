@@ -7,6 +7,7 @@ Routers never import this module: they ask the HTTP kit for one object by its ty
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from livestream.db import Database, utcnow
 from livestream.http.shortcuts import ReadShortcuts
 from livestream.jobs.periodic import PeriodicRunner
 from livestream.jobs.runtime import JobRuntime
+from livestream.logging import get_logger
 from livestream.media.ingest import IngestManager
 from livestream.media.live_status import LiveStatusCache
 from livestream.media.rtmp.server import RTMPServer
@@ -42,6 +44,8 @@ from livestream.streams.lifecycle import StreamLifecycle, StreamTransition
 from livestream.streams.service import Urls
 from livestream.streams.views import StreamViews
 from livestream.users.views import ProfileViews
+
+log = get_logger("livestream.app")
 
 
 @dataclass
@@ -241,16 +245,25 @@ class Container:
             await self.rtmp.start()
 
     async def close(self) -> None:
+        """Each part in order, each on its own: one that fails is logged and the rest still close."""
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if self.rtmp is not None:
-            await self.rtmp.stop()
-        await self.ingest.close()
-        await self.periodic.close()
-        await self.jobs.close()
-        await self.playback.close()
-        await self.storage.close()
-        # Background refreshes of the public views and counts read the database and the engine.
-        await self.stream_views.close()
-        await self.profile_views.close()
-        await self.events.close()
-        await self.hub.close()  # closes the engine, and with it the counters
-        await self.db.dispose()
+            steps.append(("rtmp", self.rtmp.stop))
+        steps += [
+            ("ingest", self.ingest.close),
+            ("periodic", self.periodic.close),
+            ("jobs", self.jobs.close),
+            ("playback", self.playback.close),
+            ("storage", self.storage.close),
+            # Background refreshes of the public views and counts read the database and the engine.
+            ("stream_views", self.stream_views.close),
+            ("profile_views", self.profile_views.close),
+            ("events", self.events.close),
+            ("hub", self.hub.close),  # closes the engine, and with it the counters
+            ("db", self.db.dispose),
+        ]
+        for name, close in steps:
+            try:
+                await close()
+            except Exception as exc:
+                log.error("close_failed", part=name, error=f"{type(exc).__name__}: {exc}")

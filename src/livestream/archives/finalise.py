@@ -20,7 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from livestream.archives.media import make_mp4, make_poster
+from livestream.archives.media import MediaToolError, make_mp4, make_poster
 from livestream.archives.models import Archive
 from livestream.archives.repository import ArchiveRepository
 from livestream.archives.vod import NothingRecorded, VodBuild, build_vod
@@ -29,7 +29,8 @@ from livestream.jobs.runtime import RetryLater
 from livestream.logging import get_logger
 from livestream.media import files
 from livestream.media.ffmpeg import MASTER_PLAYLIST
-from livestream.storage.base import Storage
+from livestream.media.transcoder import TranscoderError
+from livestream.storage.base import Storage, StorageError
 from livestream.streams.repository import StreamRepository
 
 log = get_logger("livestream.archives")
@@ -53,6 +54,18 @@ CONTENT_TYPES = {
 
 def archive_prefix(archive_id: uuid.UUID) -> str:
     return f"archives/{archive_id}/"
+
+
+def safe_reason(error: BaseException) -> str:
+    """What the creator (and the stream's viewers) are told: a fixed sentence per kind of failure. The detail,
+    which may hold server paths, SQL or a provider's words, goes to the log only."""
+    if isinstance(error, NothingRecorded):
+        return str(error)
+    if isinstance(error, StorageError):
+        return "the archive could not be stored: storage is unavailable"
+    if isinstance(error, MediaToolError | TranscoderError | OSError):
+        return "the video could not be processed"
+    return "an internal error stopped the processing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,9 @@ class ArchiveFinaliser:
             archives = ArchiveRepository(session)
             archive = await archives.for_stream(stream_id)
             if archive is None:
+                # OBS connected and sent nothing, or the segments are gone: nothing to make a replay of.
+                if not await asyncio.to_thread(files.has_segments, self.media_dir, stream_id):
+                    return None
                 archive_id = uuid.uuid4()
                 created = Archive(
                     archive_id=archive_id,
@@ -139,49 +155,58 @@ class ArchiveFinaliser:
             return
         if self.media_busy(stream.stream_id):
             raise RetryLater("the transcoder is finishing", delay=0.5)
-        live = files.live_dir(self.media_dir, stream.stream_id)
-        if live.is_dir() and not files.is_finished(self.media_dir, stream.stream_id):
-            quiet = await asyncio.to_thread(
-                files.seconds_since_last_write, self.media_dir, stream.stream_id, time.time()
-            )
-            if quiet < MEDIA_QUIET_S:
-                raise RetryLater("waiting for the stream's transcoder to finish", delay=1.0)
+        if not await asyncio.to_thread(self._media_settled, stream.stream_id):
+            raise RetryLater("waiting for the stream's transcoder to finish", delay=1.0)
+        run_id = uuid.uuid4().hex
         async with self.db.unit_of_work() as session:
-            claimed = await ArchiveRepository(session).claim(ident, utcnow() + LEASE)
+            claimed = await ArchiveRepository(session).claim(ident, utcnow() + LEASE, run_id)
         if not claimed:
             log.info("archive_claimed_elsewhere", archive_id=archive_id)
             return
-        work = self.media_dir / "work" / str(ident)
+        # Each run its own work directory: a run that lost its lease never touches another's files.
+        work = self.media_dir / "work" / str(ident) / run_id
         try:
-            await self._build_and_store(archive, work)
+            await self._build_and_store(archive, work, run_id)
         except NothingRecorded as exc:
-            await self._fail(archive, str(exc))
+            await self._fail(archive, str(exc), run_id=run_id)
         except asyncio.CancelledError:
             # Shutting down mid-build is not a failure: the lease goes, and the reconciler enqueues it again.
             async with self.db.unit_of_work() as session:
-                await ArchiveRepository(session).set_values(ident, lease_until=None)
+                await ArchiveRepository(session).set_for_run(ident, run_id, lease_until=None, run_id=None)
             raise
         except Exception as exc:
+            log.warning("archive_run_failed", archive_id=archive_id, error=f"{type(exc).__name__}: {exc}")
             async with self.db.unit_of_work() as session:
-                await ArchiveRepository(session).set_values(
-                    ident, lease_until=None, attempts=archive.attempts + 1, failure_reason=self._reason(exc)
+                await ArchiveRepository(session).set_for_run(
+                    ident,
+                    run_id,
+                    lease_until=None,
+                    run_id=None,
+                    attempts=archive.attempts + 1,
+                    failure_reason=safe_reason(exc),
                 )
             raise
         finally:
             await asyncio.to_thread(shutil.rmtree, work, True)
+
+    def _media_settled(self, stream_id: uuid.UUID) -> bool:
+        """No transcoder is writing the stream's files any more (blocking: run it in a thread)."""
+        if not files.live_dir(self.media_dir, stream_id).is_dir() or files.is_finished(self.media_dir, stream_id):
+            return True
+        return files.seconds_since_last_write(self.media_dir, stream_id, time.time()) >= MEDIA_QUIET_S
 
     async def give_up(self, payload: dict[str, Any], error: BaseException) -> None:
         """The last attempt failed: the archive is ``failed`` with the reason, and its owner may retry it."""
         async with self.db.sessionmaker() as session:
             archive = await ArchiveRepository(session).get(uuid.UUID(str(payload["archive_id"])))
         if archive is not None and archive.status == "processing":
-            await self._fail(archive, self._reason(error))
+            await self._fail(archive, safe_reason(error))
 
     # --- internals ----------------------------------------------------------------------------------------
 
-    async def _build_and_store(self, archive: Archive, work: Path) -> None:
+    async def _build_and_store(self, archive: Archive, work: Path, run_id: str) -> None:
         ident, stream_id = archive.archive_id, archive.stream_id
-        progress = _Progress(self, archive)
+        progress = _Progress(self, archive, run_id)
         await asyncio.to_thread(shutil.rmtree, work, True)
         live = files.live_dir(self.media_dir, stream_id)
         started = time.monotonic()
@@ -201,21 +226,22 @@ class ArchiveFinaliser:
                 thumbnail = live / "thumbnail.jpg"
                 if thumbnail.is_file():
                     await asyncio.to_thread(shutil.copyfile, thumbnail, poster)
-            if poster.is_file():
+            if await asyncio.to_thread(poster.is_file):
                 extras.append(poster)
             progress.fraction = 0.65
             if self.mp4:
                 mp4 = work / "archive.mp4"
-                sources = files.recording_parts(self.media_dir, stream_id) or vod.media[:1]
+                parts = await asyncio.to_thread(files.recording_parts, self.media_dir, stream_id)
+                sources = parts or vod.media[:1]
                 await make_mp4(self.ffmpeg, sources, mp4, timeout=max(120.0, vod.duration))
                 extras.append(mp4)
             progress.fraction = 0.75
             prefix = archive_prefix(ident)
             uploads = [*vod.media, *extras, *vod.playlists]  # the master playlist last: it completes the set
-            total = sum(path.stat().st_size for path in uploads) or 1
+            sizes = await asyncio.to_thread(lambda: [path.stat().st_size for path in uploads])
+            total = sum(sizes) or 1
             sent = 0
-            for path in uploads:
-                size = path.stat().st_size
+            for path, size in zip(uploads, sizes, strict=True):
                 await self.storage.put_file(
                     prefix + path.name, path, content_type=CONTENT_TYPES[path.suffix], move=True
                 )
@@ -227,8 +253,10 @@ class ArchiveFinaliser:
             await asyncio.gather(reporter, return_exceptions=True)
         names = {obj.key.rsplit("/", 1)[-1] for obj in stored}
         async with self.db.unit_of_work() as session:
-            await ArchiveRepository(session).set_values(
+            archives = ArchiveRepository(session)
+            won = await archives.set_for_run(
                 ident,
+                run_id,
                 status="ready",
                 progress=100,
                 duration=round(vod.duration),
@@ -238,9 +266,18 @@ class ArchiveFinaliser:
                 mp4_key=prefix + "archive.mp4" if "archive.mp4" in names else None,
                 failure_reason=None,
                 lease_until=None,
+                run_id=None,
                 attempts=0,
                 ready_at=utcnow(),
             )
+            current = None if won else await archives.get(ident)
+        if not won:
+            # Deleted while this run stored it: take the files back out. Otherwise another run holds it now
+            # (this one lost its lease); its files are the same, and it is the one to finish.
+            if current is None or current.status == "deleted":
+                await self.storage.delete_prefix(prefix)
+            log.info("archive_run_superseded", archive_id=str(ident), status=current.status if current else None)
+            return
         log.info(
             "archive_ready",
             archive_id=str(ident),
@@ -256,20 +293,32 @@ class ArchiveFinaliser:
         await asyncio.to_thread(shutil.rmtree, live, True)
         await asyncio.to_thread(shutil.rmtree, files.recordings_dir(self.media_dir, stream_id), True)
 
-    async def _fail(self, archive: Archive, reason: str) -> None:
+    async def _fail(self, archive: Archive, reason: str, *, run_id: str | None = None) -> None:
         async with self.db.unit_of_work() as session:
-            await ArchiveRepository(session).set_values(
-                archive.archive_id, status="failed", failure_reason=reason[:MAX_REASON], lease_until=None
-            )
+            archives = ArchiveRepository(session)
+            if run_id is not None:
+                failed = await archives.set_for_run(
+                    archive.archive_id,
+                    run_id,
+                    status="failed",
+                    failure_reason=reason[:MAX_REASON],
+                    lease_until=None,
+                    run_id=None,
+                )
+            else:
+                failed = await archives.fail_unless_held(archive.archive_id, reason[:MAX_REASON])
+        if not failed:
+            return  # deleted, or a run holds it again
         log.error("archive_failed", archive_id=str(archive.archive_id), reason=reason)
         await self._notify(archive, "failed", archive.progress, reason[:MAX_REASON])
 
-    async def write_progress(self, archive: Archive, percent: int) -> None:
+    async def write_progress(self, archive: Archive, percent: int, run_id: str) -> None:
         async with self.db.unit_of_work() as session:
-            await ArchiveRepository(session).set_values(
-                archive.archive_id, progress=percent, lease_until=utcnow() + LEASE
+            held = await ArchiveRepository(session).set_for_run(
+                archive.archive_id, run_id, progress=percent, lease_until=utcnow() + LEASE
             )
-        await self._notify(archive, "processing", percent, None)
+        if held:
+            await self._notify(archive, "processing", percent, None)
 
     async def _notify(self, archive: Archive, status: str, progress: int, reason: str | None) -> None:
         if self.notify is None:
@@ -280,19 +329,15 @@ class ArchiveFinaliser:
         except Exception as exc:
             log.warning("archive_notify_failed", archive_id=str(archive.archive_id), error=repr(exc))
 
-    def _reason(self, error: BaseException) -> str:
-        """What the creator is shown: the error in a line, without this server's directories."""
-        text = f"{type(error).__name__}: {error}".replace(str(self.media_dir.resolve()), "<media>")
-        return text.replace(str(self.media_dir), "<media>")[:MAX_REASON]
-
 
 class _Progress:
     """The build's progress, written and pushed every ``PROGRESS_EVERY_S`` while it changes (which also
     renews the run's lease)."""
 
-    def __init__(self, finaliser: ArchiveFinaliser, archive: Archive) -> None:
+    def __init__(self, finaliser: ArchiveFinaliser, archive: Archive, run_id: str) -> None:
         self.finaliser = finaliser
         self.archive = archive
+        self.run_id = run_id
         self.fraction = 0.0
         self._written = -1
         self._written_at = time.monotonic()
@@ -306,6 +351,6 @@ class _Progress:
             if percent != self._written or renew:
                 self._written, self._written_at = percent, time.monotonic()
                 try:
-                    await self.finaliser.write_progress(self.archive, percent)
+                    await self.finaliser.write_progress(self.archive, percent, self.run_id)
                 except Exception as exc:
                     log.warning("archive_progress_failed", archive_id=str(self.archive.archive_id), error=repr(exc))

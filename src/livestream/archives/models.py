@@ -8,7 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from livestream.db import Base, TimestampMixin, UTCDateTime, new_id, utcnow
 
-ARCHIVE_STATUSES = ("processing", "ready", "failed")
+# "deleted": the owner deleted it (its files are gone); the row stays as a tombstone so that nothing (a late
+# "transcoder finished", the reconciler) makes the stream's archive again.
+ARCHIVE_STATUSES = ("processing", "ready", "failed", "deleted")
 
 
 class Archive(TimestampMixin, Base):
@@ -18,7 +20,7 @@ class Archive(TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("duration >= 0", name="duration_non_negative"),
         CheckConstraint("file_size >= 0", name="file_size_non_negative"),
-        CheckConstraint("status IN ('processing', 'ready', 'failed')", name="status_valid"),
+        CheckConstraint("status IN ('processing', 'ready', 'failed', 'deleted')", name="status_valid"),
         CheckConstraint("progress BETWEEN 0 AND 100", name="progress_range"),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
         Index("ix_archives_user_created", "user_id", "created_at"),
@@ -45,5 +47,7 @@ class Archive(TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # A finalise run holds the archive until then (renewed as it progresses); another run waits it out.
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The run holding the lease: its writes (progress, ready, failed) apply only while this is still its id.
+    run_id: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -6,6 +6,8 @@ storage class) is read at most once a second per archive.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import uuid
 from collections import OrderedDict
@@ -16,6 +18,7 @@ from livestream.archives import errors
 from livestream.archives.finalise import archive_prefix
 from livestream.archives.repository import ArchiveRepository
 from livestream.db import Database
+from livestream.media.ffmpeg import MASTER_PLAYLIST
 from livestream.shortcache import ShortCache
 from livestream.storage.base import COLD_STORAGE_CLASSES, ObjectCold, ObjectNotFound, Storage, StorageError
 
@@ -23,6 +26,10 @@ PLAYLIST = re.compile(r"^(?:master|v\d{1,2})\.m3u8$")
 # With S3, how long a file's storage class is trusted before redirecting to it again: the bucket's lifecycle
 # rule can move an archive to a cold class at any time, behind the app's back.
 CLASS_MAX_AGE_S = 60.0
+# S3 playlists with their presigned URLs are reused this long (far below LS_S3_PRESIGN_SECONDS' minimum of 60 s
+# plus a viewing), and never read past this size (a 24-hour archive's playlist at 1 s segments is about 5 MB).
+REWRITTEN_MAX_AGE_S = 30.0
+MAX_PLAYLIST_BYTES = 32 * 1024 * 1024
 MEDIA = re.compile(r"^(?:v\d{1,2}\.ts|poster\.jpg|archive\.mp4)$")
 KEPT_PLAYLISTS = 512
 STATE_MAX_AGE_S = 1.0
@@ -40,6 +47,7 @@ class MediaFile:
 
     path: Path | None
     url: str | None
+    stat: os.stat_result | None = None
 
 
 class VodPlayback:
@@ -49,6 +57,7 @@ class VodPlayback:
         self._states: ShortCache[uuid.UUID, ArchiveState] = ShortCache(STATE_MAX_AGE_S, max_entries=10_000)
         self._playlists: OrderedDict[tuple[uuid.UUID, str], str] = OrderedDict()
         self._classes: ShortCache[str, str] = ShortCache(CLASS_MAX_AGE_S, max_entries=10_000)
+        self._rewritten: ShortCache[tuple[uuid.UUID, str], str] = ShortCache(REWRITTEN_MAX_AGE_S, max_entries=64)
 
     async def playlist(self, archive_id: uuid.UUID, name: str) -> str:
         if not PLAYLIST.fullmatch(name):
@@ -56,10 +65,12 @@ class VodPlayback:
         await self._playable(archive_id)
         key = archive_prefix(archive_id) + name
         if self.storage.name != "local":
-            # Read every time: the read is what tells that the bucket moved the archive to a cold class (a
-            # player asks for the playlists once per viewing).
-            text = (await self._read(archive_id, key)).decode("utf-8")
-            return text if name == "master.m3u8" else self._point_at_storage(archive_id, text)
+            # A HEAD every time (the bucket's lifecycle rule may have made it cold since), the rewritten text
+            # (one presigned URL per file) kept for a minute: long archives' playlists are megabytes.
+            storage_class = await self._storage_class(key)
+            if storage_class in COLD_STORAGE_CLASSES:
+                await self._read(archive_id, key, length=1)  # 409 unless it has been restored since
+            return await self._rewritten.get((archive_id, name), lambda: self._read_rewritten(archive_id, key))
         cached = self._playlists.get((archive_id, name))
         if cached is None:
             cached = (await self._read(archive_id, key)).decode("utf-8")
@@ -81,9 +92,11 @@ class VodPlayback:
                 await self._read(archive_id, key, length=1)  # 409 unless it has been restored since
         path = self.storage.local_path(key)
         if path is not None:
-            if not path.is_file():
-                raise errors.ArchiveNotFound()
-            return MediaFile(path=path, url=None)
+            try:
+                stat = await asyncio.to_thread(os.stat, path)
+            except OSError as exc:
+                raise errors.ArchiveNotFound() from exc
+            return MediaFile(path=path, url=None, stat=stat)
         return MediaFile(path=None, url=self.storage.playback_url(key))
 
     def forget(self, archive_id: uuid.UUID) -> None:
@@ -94,6 +107,13 @@ class VodPlayback:
     async def close(self) -> None:
         await self._states.close()
         await self._classes.close()
+        await self._rewritten.close()
+
+    async def _read_rewritten(self, archive_id: uuid.UUID, key: str) -> str:
+        raw = await self._read(archive_id, key, length=MAX_PLAYLIST_BYTES)
+        if key.endswith(MASTER_PLAYLIST):
+            return raw.decode("utf-8")
+        return await asyncio.to_thread(self._point_at_storage, archive_id, raw.decode("utf-8"))
 
     async def _storage_class(self, key: str) -> str:
         try:
@@ -117,6 +137,8 @@ class VodPlayback:
         """Ready, or 409. A cold storage class is not refused here: a restored object keeps its class, and
         reading it is what tells (``ObjectCold`` until the restore is done)."""
         state = await self._state(archive_id)
+        if state.status == "deleted":
+            raise errors.ArchiveNotFound()
         if state.status != "ready":
             raise errors.ArchiveNotReady()
         return state

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livestream.archives.models import Archive
@@ -63,7 +63,7 @@ class ArchiveRepository:
         """Insert; False when the stream already has its archive (the unique stream_id decided)."""
         return await add_unless_conflict(self.session, archive)
 
-    async def claim(self, archive_id: uuid.UUID, until: datetime) -> bool:
+    async def claim(self, archive_id: uuid.UUID, until: datetime, run_id: str) -> bool:
         """Take the archive for one finalise run: only a processing archive nobody holds (or whose holder's
         lease ran out, a crashed run) is taken. One statement, so two runs can never both win."""
         now = utcnow()
@@ -74,16 +74,52 @@ class ArchiveRepository:
                 Archive.status == "processing",
                 or_(Archive.lease_until.is_(None), Archive.lease_until < now),
             )
-            .values(lease_until=until, updated_at=now)
+            .values(lease_until=until, run_id=run_id, updated_at=now)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def set_for_run(self, archive_id: uuid.UUID, holder: str, **values: Any) -> bool:
+        """Write only while run ``holder`` still holds the processing archive (a run that lost its lease to another,
+        or whose archive was deleted meanwhile, changes nothing); False when it does not."""
+        values.setdefault("updated_at", utcnow())
+        result = await self.session.execute(
+            update(Archive)
+            .where(Archive.archive_id == archive_id, Archive.status == "processing", Archive.run_id == holder)
+            .values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def fail_unless_held(self, archive_id: uuid.UUID, reason: str) -> bool:
+        """Processing → failed, unless a run holds a live lease on it right now."""
+        now = utcnow()
+        result = await self.session.execute(
+            update(Archive)
+            .where(
+                Archive.archive_id == archive_id,
+                Archive.status == "processing",
+                or_(Archive.lease_until.is_(None), Archive.lease_until < now),
+            )
+            .values(status="failed", failure_reason=reason, lease_until=None, run_id=None, updated_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def tombstone(self, archive_id: uuid.UUID) -> None:
+        """The owner deleted it: the row stays, as "deleted", so that nothing makes the stream's archive again."""
+        await self.set_values(
+            archive_id,
+            status="deleted",
+            progress=0,
+            failure_reason=None,
+            file_size=0,
+            poster_key=None,
+            mp4_key=None,
+            lease_until=None,
+            run_id=None,
+        )
 
     async def set_values(self, archive_id: uuid.UUID, **values: Any) -> None:
         values.setdefault("updated_at", utcnow())
         await self.session.execute(update(Archive).where(Archive.archive_id == archive_id).values(**values))
-
-    async def delete(self, archive_id: uuid.UUID) -> None:
-        await self.session.execute(delete(Archive).where(Archive.archive_id == archive_id))
 
     async def ended_without_archive(self, ended_after: datetime, limit: int = 100) -> list[Stream]:
         """Ended streams that received media and have no archive row (a crash between the end and its event)."""

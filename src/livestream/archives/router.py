@@ -128,6 +128,7 @@ async def archive_media(archive_id: uuid.UUID, name: str, playback: PlaybackDep)
         return Response(text, media_type=_TYPES[ext], headers=headers)
     found = await playback.media(archive_id, name)
     if found.path is not None:
-        return FileResponse(found.path, media_type=_TYPES[ext], headers=headers)
+        # The stat taken when it was found: a file deleted since answers from the open below, never a 500.
+        return FileResponse(found.path, media_type=_TYPES[ext], headers=headers, stat_result=found.stat)
     assert found.url is not None
     return RedirectResponse(found.url, status_code=status.HTTP_302_FOUND, headers={"Cache-Control": "no-store"})

@@ -27,7 +27,7 @@ class ArchiveService:
 
     async def get(self, archive_id: uuid.UUID) -> ArchiveOut:
         found = await self.archives.get_full(archive_id)
-        if found is None:
+        if found is None or found[0].status == "deleted":
             raise errors.ArchiveNotFound()
         return self.out(*found)
 
@@ -44,7 +44,7 @@ class ArchiveService:
 
     async def owned(self, actor_id: uuid.UUID, archive_id: uuid.UUID) -> Archive:
         archive = await self.archives.get(archive_id)
-        if archive is None:
+        if archive is None or archive.status == "deleted":
             raise errors.ArchiveNotFound()
         if archive.user_id != actor_id:
             raise errors.NotYourArchive()
@@ -62,14 +62,15 @@ class ArchiveService:
         return await self.get(archive_id)
 
     async def delete(self, actor_id: uuid.UUID, archive_id: uuid.UUID, storage: Storage) -> Archive:
-        """The stored objects first, then the row: a storage failure leaves the archive whole (and retryable),
-        never a row pointing at deleted media."""
+        """The stored objects first, then the row becomes a tombstone: a storage failure leaves the archive whole
+        (and the delete retryable), never a row pointing at deleted media; and nothing makes the stream's archive
+        again (a run still storing it takes its files back out when it finds the tombstone)."""
         archive = await self.owned(actor_id, archive_id)
         try:
             await storage.delete_prefix(archive_prefix(archive_id))
         except StorageError as exc:
             raise errors.StorageUnavailable() from exc
-        await self.archives.delete(archive_id)
+        await self.archives.tombstone(archive_id)
         return archive
 
     def out(self, archive: Archive, stream: Stream, creator: User) -> ArchiveOut:

@@ -41,6 +41,17 @@ def is_finished(media_dir: Path, stream_id: uuid.UUID) -> bool:
     return (live_dir(media_dir, stream_id) / FINISHED_MARKER).exists()
 
 
+def has_segments(media_dir: Path, stream_id: uuid.UUID) -> bool:
+    """Any kept ladder segment with bytes in it (blocking: run it in a thread)."""
+    for segment in live_dir(media_dir, stream_id).glob("v*/p*_*.ts"):
+        try:
+            if segment.stat().st_size > 0:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def seconds_since_last_write(media_dir: Path, stream_id: uuid.UUID, now: float) -> float:
     """How long nothing in the stream's live directory has changed (blocking: run it in a thread)."""
     import os

@@ -309,8 +309,10 @@ class IngestManager:
             await event.wait()
 
     def finishing(self, stream_id: uuid.UUID) -> bool:
-        """This process still has the stream's pipeline (live, or its transcoder finishing)."""
-        return stream_id in self._by_stream
+        """A transcoder of this process is still running for the stream (live, or flushing its last segments).
+        A pipeline without one (waiting out a window after a restart, or OBS connected and sent nothing) is not."""
+        pipeline = self._by_stream.get(stream_id)
+        return pipeline is not None and pipeline.transcoder is not None and pipeline.transcoder.running
 
     async def finish(self, stream_id: uuid.UUID, *, reason: str = "stream ended") -> None:
         """Disconnect the publisher, finish the transcoder (playlists get ENDLIST, the recording is closed)."""
@@ -342,7 +344,8 @@ class IngestManager:
                 await asyncio.to_thread(files.mark_finished, self.settings.media_dir, stream_id)
             done.set()
             self._finishing.pop(stream_id, None)
-        if pipeline.transcoder is not None and self._on_media_finished is not None:
+        if self._on_media_finished is not None:
+            # Also for a pipeline that never had a transcoder: the archive job, if any, need not wait.
             await self._on_media_finished(stream_id)
 
     async def reconcile(self) -> None:
@@ -398,10 +401,14 @@ class IngestManager:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         for stream_id in list(self._by_stream):
-            pipeline = self._by_stream[stream_id]
+            pipeline = self._by_stream.get(stream_id)
+            if pipeline is None:
+                continue  # its finish (an end in the background) completed meanwhile
             if pipeline.end_task is not None:
                 pipeline.end_task.cancel()
             await self.finish(stream_id, reason="server shutting down")
+        for stream_id in list(self._finishing):
+            await self.wait_finished(stream_id)
 
     def pipeline_for_user(self, user_id: uuid.UUID) -> LivePipeline | None:
         """The creator's pipeline: live, waiting out its reconnect window or ending; None when there is none.

@@ -87,20 +87,23 @@ class StreamLifecycle:
         return True
 
     async def end(self, streams: StreamRepository, stream: Stream, *, at: datetime | None = None) -> bool:
-        """End a live stream (at ``at``, default now) and store its peak viewer count; False if already ended."""
+        """End a live stream (at ``at``, default now) and store its peak viewer count; False if already ended
+        (also when another ender, a request or a timer, got there first: the write is a compare-and-set)."""
         if stream.status != "live":
             return False
-        stream.status = "ended"
-        stream.media_state = "ended"
-        stream.ended_at = max(at or utcnow(), stream.started_at)
+        viewers = stream.viewer_count
         if self._peak_viewers is not None:
             try:
-                stream.viewer_count = max(stream.viewer_count, await self._peak_viewers(stream.stream_id))
+                viewers = max(viewers, await self._peak_viewers(stream.stream_id))
             except Exception as exc:
                 # The engine (Redis) is down: the stream still ends; the peak is what was stored before.
                 log.warning("peak_viewers_unavailable", stream_id=str(stream.stream_id), error=repr(exc))
-        self._emit_after_commit(streams, stream, "ended")
-        return True
+        ended_at = max(at or utcnow(), stream.started_at)
+        won = await streams.end_if_live(stream.stream_id, ended_at=ended_at, viewer_count=viewers)
+        await streams.session.refresh(stream)
+        if won:
+            self._emit_after_commit(streams, stream, "ended")
+        return won
 
     def updated(self, streams: StreamRepository, stream: Stream) -> None:
         """The title or description changed (viewers see it at once)."""

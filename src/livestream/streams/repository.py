@@ -45,7 +45,7 @@ def _public_query() -> Select[*tuple[Any, ...]]:
     return (
         select(*columns, Archive.poster_key)
         .join(User, User.user_id == Stream.user_id)
-        .outerjoin(Archive, Archive.stream_id == Stream.stream_id)
+        .outerjoin(Archive, and_(Archive.stream_id == Stream.stream_id, Archive.status != "deleted"))
     )
 
 
@@ -105,6 +105,16 @@ class StreamRepository:
         """Media arrived at ``at``; False when the stream is no longer live (ended elsewhere)."""
         result = await self.session.execute(
             update(Stream).where(Stream.stream_id == stream_id, Stream.status == "live").values(last_ingest_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def end_if_live(self, stream_id: uuid.UUID, *, ended_at: datetime, viewer_count: int) -> bool:
+        """live → ended in one conditional statement: of two enders at once, exactly one gets True."""
+        result = await self.session.execute(
+            update(Stream)
+            .where(Stream.stream_id == stream_id, Stream.status == "live")
+            .values(status="ended", media_state="ended", ended_at=ended_at, viewer_count=viewer_count)
+            .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0))
 

@@ -34,6 +34,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("mp4_key", sa.String(length=500), nullable=True))
         batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("run_id", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("ready_at", sa.DateTime(timezone=True), nullable=True))
     # Rows from before (none were ever written, but a database is a database): their creator and time.
@@ -51,7 +52,9 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f("uq_archives_stream_id"), ["stream_id"])
         batch_op.create_index("ix_archives_user_created", ["user_id", "created_at"], unique=False)
         batch_op.create_index("ix_archives_status_updated", ["status", "updated_at"], unique=False)
-        batch_op.create_check_constraint("status_valid", sa.text("status IN ('processing', 'ready', 'failed')"))
+        batch_op.create_check_constraint(
+            "status_valid", sa.text("status IN ('processing', 'ready', 'failed', 'deleted')")
+        )
         batch_op.create_check_constraint("progress_range", sa.text("progress BETWEEN 0 AND 100"))
         batch_op.create_check_constraint("attempts_non_negative", sa.text("attempts >= 0"))
 
@@ -69,6 +72,7 @@ def downgrade() -> None:
         for column in (
             "ready_at",
             "updated_at",
+            "run_id",
             "lease_until",
             "attempts",
             "mp4_key",
