@@ -44,6 +44,9 @@ UNREACHABLE: dict[tuple[str, str, int], str] = {
     ("GET", "/api/users/me", 400): "takes no parameters or body that could be invalid",
     ("GET", "/api/users/me/stream-key", 400): "takes no parameters or body that could be invalid",
     ("POST", "/api/users/me/stream-key/rotate", 400): "takes no parameters or body; a body, even malformed, is ignored",
+    ("GET", "/api/notifications/unread-count", 400): "takes no parameters or body that could be invalid",
+    ("POST", "/api/notifications/read-all", 400): "takes no parameters or body; a body, even malformed, is ignored",
+    ("GET", "/api/users/me/notification-settings", 400): "takes no parameters or body that could be invalid",
     ("DELETE", "/api/archives/{archive_id}", 503): "needs unreachable archive storage",
     ("GET", "/vod/{archive_id}/{name}", 503): "needs unreachable archive storage",
     ("GET", "/vod/{archive_id}/{name}", 302): "needs S3 storage (the test server stores archives on disk)",
@@ -331,6 +334,7 @@ def test_newman_runs_collection(
     assert "served as an HLS playlist" in output, output
     assert "the seeded message, markup and all" in output, output
     assert "a VOD playlist" in output, output
+    assert "told the archive is ready" in output, output
 
 
 def test_collection_covers_every_operation(live_server: LiveServer) -> None:
