@@ -28,6 +28,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from websockets.sync.client import ClientConnection, connect
 
+from livestream.media import files
 from tests.support.live_server import ROOT, LiveServer
 from tests.support.recordings import record
 
@@ -62,6 +63,9 @@ SEEDED_FILES: dict[str, bytes] = {
     "x.exe": b"MZ",  # on disk, but not a media type: the origin must refuse it
 }
 
+
+# A kept segment as a transcoder killed mid-write can leave it: bytes, but no timestamp to measure.
+TORN_SEGMENT = b"\x00" * 188 * 4
 
 # The chat message tests/postman sends on the seeded stream; the collection checks it comes back verbatim.
 SEEDED_CHAT_TEXT = "Seeded <img src=x onerror=alert(1)> message"
@@ -164,8 +168,9 @@ def seeded_archives(live_server: LiveServer) -> SeededArchives:
 
     newman cannot publish RTMP, so, as in tests/archives, ffmpeg makes a stream's kept media where the transcoder
     leaves it (tests.support.recordings) and the stream's ``last_ingest_at`` is set; ending the stream through the
-    API then runs the server's own archive job. The failed one received "media" but kept none: its job fails at
-    once ("no video was recorded for this stream"). One creator cannot be live twice: the streams go one by one.
+    API then runs the server's own archive job. The failed one's segments are torn (no timestamp in them): its job
+    fails at once ("no video was recorded for this stream"); a stream with no segment at all gets no archive. One
+    creator cannot be live twice: the streams go one by one.
     """
     media_dir = Path(live_server.env["LS_MEDIA_DIR"])
     with httpx.Client(base_url=live_server.base_url, timeout=10) as api:
@@ -175,8 +180,10 @@ def seeded_archives(live_server: LiveServer) -> SeededArchives:
         stream_ids: list[str] = []
         for title, recorded in (("Archived test pattern", True), ("Nothing kept", False)):
             stream_id = _go_live(api, token, title)
-            if recorded:
-                record(media_dir, uuid.UUID(stream_id), seconds=2)
+            record(media_dir, uuid.UUID(stream_id), seconds=2 if recorded else 1)
+            if not recorded:
+                for segment in files.live_dir(media_dir, uuid.UUID(stream_id)).glob("v*/p*.ts"):
+                    segment.write_bytes(TORN_SEGMENT)
             _mark_ingested(live_server, stream_id)
             ended = api.put(f"/api/streams/{stream_id}/end", headers=auth)
             assert ended.status_code == 200, ended.text
