@@ -244,6 +244,19 @@ async def test_settings_are_validated_and_say_what_is_available(app: FastAPI, cl
     changed = await client.put("/api/users/me/notification-settings", json={"email": True}, headers=bearer(token))
     assert changed.json()["email"] is True
     assert changed.json()["kinds"]["archive_ready"] is True
+    # A kind left out keeps its setting.
+    one = {"kinds": {"new_follower": False}}
+    assert (await client.put("/api/users/me/notification-settings", json=one, headers=bearer(token))).status_code == 200
+    two = await client.put(
+        "/api/users/me/notification-settings", json={"kinds": {"archive_ready": False}}, headers=bearer(token)
+    )
+    assert two.json()["kinds"] == {
+        "stream_started": True,
+        "schedule_reminder": True,
+        "archive_ready": False,
+        "new_follower": False,
+    }
+    assert two.json()["email"] is True
 
 
 async def test_muting_is_for_the_follower_only(app: FastAPI, client: httpx.AsyncClient) -> None:

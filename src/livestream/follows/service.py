@@ -38,7 +38,7 @@ class FollowService:
         if follow is None:
             raise errors.FollowNotFound()
         if follow.follower_id != actor_id:
-            raise errors.NotYourFollow()
+            raise errors.NotYourFollow("Only the follower can change this follow")
         follow.notify = notify
         await self.follows.session.flush()
         return follow

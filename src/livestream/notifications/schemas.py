@@ -42,10 +42,21 @@ class NotificationSettingsOut(BaseModel):
     push_available: bool = Field(description="The server can send browser push")
 
 
+class NotificationKindsIn(BaseModel):
+    """The kinds to switch; a kind left out keeps its setting."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    stream_started: bool | None = None
+    schedule_reminder: bool | None = None
+    archive_ready: bool | None = None
+    new_follower: bool | None = None
+
+
 class NotificationSettingsIn(BaseModel):
-    # Strict: a switch is true or false, not "yes" or 1.
+    # Strict: a switch is true or false, not "yes" or 1. Anything left out keeps its setting.
     model_config = ConfigDict(extra="forbid", strict=True)
 
     email: bool | None = None
     push: bool | None = None
-    kinds: NotificationKinds | None = None
+    kinds: NotificationKindsIn | None = None

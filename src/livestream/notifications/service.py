@@ -57,7 +57,9 @@ class NotificationService:
             current.push = change.push
         if change.kinds is not None:
             for kind in KINDS:
-                setattr(current, kind, getattr(change.kinds, kind))
+                value = getattr(change.kinds, kind)
+                if value is not None:
+                    setattr(current, kind, value)
         await self.notifications.save_settings(current)
         return self._settings_out(current)
 
