@@ -7,6 +7,7 @@ again (its retry, or a second delivery) writes only the rows still missing: each
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -82,6 +83,7 @@ class NotificationJobs:
             },
         }
         key, after, written, batches = stream_started_key(ident), None, 0, 0
+        started = time.monotonic()
         while True:
             async with self.db.unit_of_work() as session:
                 notifications = NotificationRepository(session)
@@ -92,7 +94,8 @@ class NotificationJobs:
                     creator.user_id, after=after, upto=upto, kind="stream_started", event_key=key, payload=payload
                 )
             after, batches = upto, batches + 1
-        log.info("notifications_fanned_out", stream_id=stream_id, rows=written, batches=batches)
+        elapsed_ms = round((time.monotonic() - started) * 1000, 1)
+        log.info("notifications_fanned_out", stream_id=stream_id, rows=written, batches=batches, elapsed_ms=elapsed_ms)
 
     async def archive_ready(self, archive_id: str, stream_id: str, user_id: str) -> None:
         recipient = uuid.UUID(user_id)

@@ -21,6 +21,7 @@ KINDS = ("stream_started", "schedule_reminder", "archive_ready", "new_follower")
 def upgrade() -> None:
     with op.batch_alter_table("follows", schema=None) as batch_op:
         batch_op.add_column(sa.Column("notify", sa.Boolean(), nullable=False, server_default=sa.text("true")))
+        batch_op.create_index("ix_follows_following_follow", ["following_id", "follow_id"], unique=False)
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.add_column(sa.Column("event_key", sa.String(length=120), nullable=True))
     # Rows from before (none were ever written): each its own event.
@@ -50,4 +51,5 @@ def downgrade() -> None:
         batch_op.drop_constraint("uq_notifications_user_event", type_="unique")
         batch_op.drop_column("event_key")
     with op.batch_alter_table("follows", schema=None) as batch_op:
+        batch_op.drop_index("ix_follows_following_follow")
         batch_op.drop_column("notify")
