@@ -9,8 +9,10 @@ import { DashboardPage } from "./pages/DashboardPage";
 import { FollowListPage } from "./pages/FollowListPage";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
+import { NotificationsPage } from "./pages/NotificationsPage";
 import { ProfilePage } from "./pages/ProfilePage";
 import { RegisterPage } from "./pages/RegisterPage";
+import { SettingsNotificationsPage } from "./pages/SettingsNotificationsPage";
 import { SettingsProfilePage } from "./pages/SettingsProfilePage";
 import { WatchPage } from "./pages/WatchPage";
 
@@ -38,6 +40,22 @@ export const routes: RouteObject[] = [
         element: (
           <RequireAuth>
             <SettingsProfilePage />
+          </RequireAuth>
+        ),
+      },
+      {
+        path: "settings/notifications",
+        element: (
+          <RequireAuth>
+            <SettingsNotificationsPage />
+          </RequireAuth>
+        ),
+      },
+      {
+        path: "notifications",
+        element: (
+          <RequireAuth>
+            <NotificationsPage />
           </RequireAuth>
         ),
       },

@@ -14,6 +14,8 @@ export const queryKeys = {
   user: (username: string, viewerId: string | null) => ["user", username.toLowerCase(), viewerId] as const,
   follows: ["follows"] as const,
   followList: (userId: string, kind: FollowListKind) => ["follows", userId, kind] as const,
+  // Whether a follow notifies (true) or is muted; only known once this tab has made or changed it.
+  followNotify: (followId: string) => ["follow-notify", followId] as const,
 };
 
 /** A public profile by username; waits for the session so the viewer's follow comes back with it. */
@@ -56,6 +58,7 @@ export function useToggleFollow(target: UserPublic) {
         return null;
       }
       const follow = await unwrap(api.POST("/api/follows", { body: { following_id: target.user_id } }));
+      client.setQueryData(queryKeys.followNotify(follow.follow_id), follow.notify ?? true);
       return follow.follow_id;
     },
     onSuccess: (followId) => {
@@ -87,5 +90,29 @@ export function useUpdateUser(userId: string) {
       void client.invalidateQueries({ queryKey: queryKeys.users });
       void client.invalidateQueries({ queryKey: queryKeys.follows });
     },
+  });
+}
+
+/**
+ * Whether the viewer's follow `followId` sends go-live notifications. The API says so only in the answers
+ * to POST /api/follows and PUT /api/follows/{id} (a profile carries just `viewer_follow_id`), so until this
+ * tab has seen one of those it is unknown: `undefined`.
+ */
+export function useFollowNotify(followId: string | null | undefined) {
+  return useQuery({
+    queryKey: queryKeys.followNotify(followId ?? ""),
+    queryFn: (): boolean | null => null, // never fetched: there is nothing to GET
+    enabled: false,
+    staleTime: Infinity,
+  });
+}
+
+/** Mute (notify: false) or unmute a creator the viewer follows. */
+export function useSetFollowNotify(followId: string | null | undefined) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (notify: boolean) =>
+      unwrap(api.PUT("/api/follows/{follow_id}", { params: { path: { follow_id: followId ?? "" } }, body: { notify } })),
+    onSuccess: (follow) => client.setQueryData(queryKeys.followNotify(follow.follow_id), follow.notify ?? true),
   });
 }

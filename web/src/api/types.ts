@@ -33,3 +33,11 @@ export type ArchivePage = JsonResponse<"/api/archives", "get", 200>;
 export type ArchiveStatus = Archive["status"];
 /** What GET /api/streams/{id} says of the stream's archive. */
 export type StreamArchive = NonNullable<Stream["archive"]>;
+
+export type Notification = JsonResponse<"/api/notifications", "get", 200>["items"][number];
+export type NotificationPage = JsonResponse<"/api/notifications", "get", 200>;
+export type NotificationKind = Notification["kind"];
+export type NotificationSettings = JsonResponse<"/api/users/me/notification-settings", "get", 200>;
+export type NotificationSettingsBody = JsonBody<"/api/users/me/notification-settings", "put">;
+export type NotificationKindSwitches = NonNullable<NotificationSettingsBody["kinds"]>;
+export type UnreadCountBody = JsonResponse<"/api/notifications/unread-count", "get", 200>;

@@ -1,8 +1,42 @@
 import { Link, useLocation } from "react-router-dom";
 import { errorMessage } from "../api/errors";
-import { useToggleFollow } from "../api/queries";
+import { useFollowNotify, useSetFollowNotify, useToggleFollow } from "../api/queries";
 import type { UserPublic } from "../api/types";
 import { useSession } from "../auth/auth";
+import { BellIcon } from "../notifications/NotificationBell";
+
+/**
+ * The bell next to Unfollow: go-live notifications from this creator on or muted. The profile does not say
+ * whether the viewer muted them, so until this tab has followed or changed it, the bell shows the server's
+ * default for a follow (on); a click sets the state shown after it either way.
+ */
+function NotifyToggle({ followId, name }: { followId: string; name: string }) {
+  const known = useFollowNotify(followId);
+  const set = useSetFollowNotify(followId);
+  const notify = known.data ?? true;
+  const label = notify ? `Mute go-live notifications from ${name}` : `Turn on go-live notifications from ${name}`;
+  return (
+    <>
+      <button
+        type="button"
+        className={`btn btn--secondary follow-bell${notify ? "" : " follow-bell--off"}`}
+        data-testid="follow-notify-button"
+        aria-pressed={notify}
+        aria-label={label}
+        title={notify ? "Notifications on (click to mute)" : "Muted (click to get notifications)"}
+        disabled={set.isPending}
+        onClick={() => set.mutate(!notify)}
+      >
+        <BellIcon off={!notify} />
+      </button>
+      {set.isError ? (
+        <p className="field-error" role="alert">
+          {errorMessage(set.error)}
+        </p>
+      ) : null}
+    </>
+  );
+}
 
 /** Follow / Unfollow for a signed-in viewer; a "log in to follow" link for anyone else. */
 export function FollowButton({ user }: { user: UserPublic }) {
@@ -18,18 +52,22 @@ export function FollowButton({ user }: { user: UserPublic }) {
       </Link>
     );
   }
-  const following = user.viewer_follow_id !== null && user.viewer_follow_id !== undefined;
+  const followId = user.viewer_follow_id ?? null;
+  const following = followId !== null;
   return (
     <div className="follow-control">
-      <button
-        type="button"
-        className={following ? "btn btn--secondary" : "btn btn--primary"}
-        data-testid="follow-button"
-        disabled={toggle.isPending}
-        onClick={() => toggle.mutate()}
-      >
-        {following ? "Unfollow" : "Follow"}
-      </button>
+      <div className="follow-buttons">
+        {following ? <NotifyToggle followId={followId} name={user.display_name || user.username} /> : null}
+        <button
+          type="button"
+          className={following ? "btn btn--secondary" : "btn btn--primary"}
+          data-testid="follow-button"
+          disabled={toggle.isPending}
+          onClick={() => toggle.mutate()}
+        >
+          {following ? "Unfollow" : "Follow"}
+        </button>
+      </div>
       {toggle.isError ? (
         <p className="field-error" role="alert">
           {errorMessage(toggle.error)}

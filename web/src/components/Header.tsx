@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { Link, NavLink, useLocation, useNavigate } from "react-router-dom";
 import { logout, useSession } from "../auth/auth";
 import type { UserPrivate } from "../api/types";
+import { NotificationBell } from "../notifications/NotificationBell";
 import { Avatar } from "./Avatar";
 import { Logo } from "./Logo";
 
@@ -70,6 +71,9 @@ function UserMenu({ user }: { user: UserPrivate }) {
           <Link to="/dashboard" className="user-menu-item">
             Creator dashboard
           </Link>
+          <Link to="/notifications" className="user-menu-item">
+            Notifications
+          </Link>
           <Link to="/settings/profile" className="user-menu-item">
             Settings
           </Link>
@@ -114,6 +118,7 @@ export function Header() {
                 <span className="live-dot" aria-hidden="true" />
                 Go live
               </Link>
+              <NotificationBell user={user} />
               <UserMenu user={user} />
             </>
           ) : status === "anonymous" ? (

@@ -193,6 +193,15 @@ export function SettingsProfilePage() {
       </header>
       <ProfileForm user={user} />
       <AccountForm user={user} />
+      <section className="card settings-card" aria-labelledby="notif-settings-link-title" data-testid="notification-settings-link">
+        <h2 id="notif-settings-link-title">Notifications</h2>
+        <p className="muted">Which notifications you get, and whether they also come by email or browser push.</p>
+        <div>
+          <Link to="/settings/notifications" className="btn btn--secondary">
+            Notification settings
+          </Link>
+        </div>
+      </section>
     </div>
   );
 }
