@@ -207,7 +207,6 @@ class ArchiveFinaliser:
     async def _build_and_store(self, archive: Archive, work: Path, run_id: str) -> None:
         ident, stream_id = archive.archive_id, archive.stream_id
         progress = _Progress(self, archive, run_id)
-        await asyncio.to_thread(shutil.rmtree, work, True)
         live = files.live_dir(self.media_dir, stream_id)
         started = time.monotonic()
 
@@ -290,8 +289,7 @@ class ArchiveFinaliser:
         )
         await self._notify(archive, "ready", 100, None)
         # Only now, with the archive ready and stored, do the sources go.
-        await asyncio.to_thread(shutil.rmtree, live, True)
-        await asyncio.to_thread(shutil.rmtree, files.recordings_dir(self.media_dir, stream_id), True)
+        await asyncio.to_thread(files.remove_stream_media, self.media_dir, stream_id)
 
     async def _fail(self, archive: Archive, reason: str, *, run_id: str | None = None) -> None:
         async with self.db.unit_of_work() as session:

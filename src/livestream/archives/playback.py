@@ -31,7 +31,8 @@ CLASS_MAX_AGE_S = 60.0
 REWRITTEN_MAX_AGE_S = 30.0
 MAX_PLAYLIST_BYTES = 32 * 1024 * 1024
 MEDIA = re.compile(r"^(?:v\d{1,2}\.ts|poster\.jpg|archive\.mp4)$")
-KEPT_PLAYLISTS = 512
+# Local playlists kept in memory, by total size: a 12-hour archive's variant playlist is about 2.6 MB.
+KEPT_PLAYLIST_BYTES = 32 * 1024 * 1024
 STATE_MAX_AGE_S = 1.0
 
 
@@ -56,6 +57,7 @@ class VodPlayback:
         self.storage = storage
         self._states: ShortCache[uuid.UUID, ArchiveState] = ShortCache(STATE_MAX_AGE_S, max_entries=10_000)
         self._playlists: OrderedDict[tuple[uuid.UUID, str], str] = OrderedDict()
+        self._kept_bytes = 0
         self._classes: ShortCache[str, str] = ShortCache(CLASS_MAX_AGE_S, max_entries=10_000)
         self._rewritten: ShortCache[tuple[uuid.UUID, str], str] = ShortCache(REWRITTEN_MAX_AGE_S, max_entries=64)
 
@@ -75,8 +77,9 @@ class VodPlayback:
         if cached is None:
             cached = (await self._read(archive_id, key)).decode("utf-8")
             self._playlists[(archive_id, name)] = cached
-            while len(self._playlists) > KEPT_PLAYLISTS:
-                self._playlists.popitem(last=False)
+            self._kept_bytes += len(cached)
+            while self._kept_bytes > KEPT_PLAYLIST_BYTES and len(self._playlists) > 1:
+                self._kept_bytes -= len(self._playlists.popitem(last=False)[1])
         return cached  # relative URIs: the app serves the variants and the files beside it
 
     async def media(self, archive_id: uuid.UUID, name: str) -> MediaFile:
@@ -102,7 +105,7 @@ class VodPlayback:
     def forget(self, archive_id: uuid.UUID) -> None:
         self._states.invalidate(archive_id)
         for key in [k for k in self._playlists if k[0] == archive_id]:
-            del self._playlists[key]
+            self._kept_bytes -= len(self._playlists.pop(key))
 
     async def close(self) -> None:
         await self._states.close()

@@ -4,6 +4,7 @@ job was lost)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -66,7 +67,7 @@ class ArchiveJobs:
         media_dir = self.finaliser.media_dir
         for stream in orphans:
             # Only while its media is still there: an archive its owner deleted took the media with it.
-            if files.live_dir(media_dir, stream.stream_id).is_dir():
+            if await asyncio.to_thread(files.live_dir(media_dir, stream.stream_id).is_dir):
                 log.info("reconciler_archive_missing", stream_id=str(stream.stream_id))
                 await self.stream_media_finished(stream.stream_id)
         for archive_id in lost:
