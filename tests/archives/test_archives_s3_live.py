@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,10 @@ import httpx
 import pytest
 
 from tests.support.live_server import LiveServer, free_port, start_server
-from tests.support.rtmp_clients import FFMPEG, ffmpeg_synthetic, rtmp_url
+from tests.support.published_archive import publish_and_archive
+from tests.support.rtmp_clients import FFMPEG
 from tests.support.s3_server import ACCESS_KEY, REGION, SECRET_KEY, direct_client, make_bucket
 
-PASSWORD = "Sunlit-Harbor-4821"
 PUBLISH_SECONDS = 6
 # What the job stores for a one-rendition ladder (a 360p source) with the MP4 download on.
 STORED_NAMES = ["archive.mp4", "master.m3u8", "poster.jpg", "v0.m3u8", "v0.ts"]
@@ -60,24 +59,6 @@ class StoredArchive:
         self.server = serve(self.workdir, self.settings)
 
 
-def wait_for(what: str, check: Callable[[], Any], server: LiveServer, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    pytest.fail(
-        f"timed out after {timeout:.0f} s waiting for {what}\n--- server log (tail) ---\n{server.log()[-4000:]}"
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=10)
-
-
 def serve(workdir: Path, settings: dict[str, str]) -> LiveServer:
     """``livestream serve`` with ``settings``, and boto3 finding the test credentials and nothing of the shell's."""
     with pytest.MonkeyPatch.context() as env:
@@ -110,62 +91,27 @@ def stored(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "LS_S3_REGION": REGION,
     }
     server = serve(workdir, settings)
-    ffmpeg: subprocess.Popen[bytes] | None = None
     archive: StoredArchive | None = None
     try:
-        with httpx.Client(base_url=server.base_url, timeout=10) as api:
-            username = "s3_caster"
-            made = api.post(
-                "/api/auth/register",
-                json={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
-            )
-            assert made.status_code == 201, made.text
-            login = api.post("/api/auth/login", json={"login": username, "password": PASSWORD})
-            assert login.status_code == 200, login.text
-            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-            key = api.get("/api/users/me/stream-key", headers=headers).json()["stream_key"]
-
-            with (workdir / "ffmpeg.log").open("wb") as log:
-                ffmpeg = subprocess.Popen(
-                    ffmpeg_synthetic(
-                        rtmp_url(int(server.env["LS_RTMP_PORT"]), key), seconds=PUBLISH_SECONDS, size="640x360"
-                    ),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-
-            def live() -> str | None:
-                items = api.get("/api/streams", params={"status": "live"}).json()["items"]
-                mine = [s for s in items if s["user"]["username"] == username and s["media_state"] == "live"]
-                return str(mine[0]["stream_id"]) if mine else None
-
-            stream_id: str = wait_for("the stream to go live", live, server)
-            assert ffmpeg.wait(timeout=PUBLISH_SECONDS + 20) == 0, (workdir / "ffmpeg.log").read_text()
-            ended = api.put(f"/api/streams/{stream_id}/end", headers=headers)
-            assert ended.status_code == 200, ended.text
-
-            def ready() -> dict[str, Any] | None:
-                link = api.get(f"/api/streams/{stream_id}").json()["archive"]
-                if link is not None and link["status"] == "failed":
-                    failed = api.get(f"/api/archives/{link['archive_id']}").json()
-                    pytest.fail(f"the archive failed: {failed['failure_reason']}\n{server.log()[-4000:]}")
-                return link if link is not None and link["status"] == "ready" else None
-
-            link = wait_for("the archive to be ready", ready, server, timeout=45)
+        published = publish_and_archive(
+            server,
+            workdir,
+            username="s3_caster",
+            rtmp_port=int(server.env["LS_RTMP_PORT"]),
+            seconds=PUBLISH_SECONDS,
+            size="640x360",
+        )
         archive = StoredArchive(
             server=server,
             workdir=workdir,
             settings=settings,
             endpoint=s3_endpoint,
             bucket=settings["LS_S3_BUCKET"],
-            stream_id=stream_id,
-            archive_id=link["archive_id"],
+            stream_id=published.stream_id,
+            archive_id=published.link["archive_id"],
         )
         yield archive
     finally:
-        if ffmpeg is not None:
-            stop(ffmpeg)
         (archive.server if archive is not None else server).stop()
 
 

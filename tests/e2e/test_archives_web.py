@@ -4,9 +4,7 @@ shows its card and the creator deletes it from the dashboard."""
 
 from __future__ import annotations
 
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import PageProblems
 from tests.support.live_server import LiveServer, free_port, start_server
-from tests.support.rtmp_clients import ffmpeg_synthetic, rtmp_url
+from tests.support.published_archive import publish_and_archive
 from tests.support.services import unavailable
 
 pytestmark = pytest.mark.browser
@@ -41,24 +39,6 @@ class Replay:
     @property
     def base_url(self) -> str:
         return self.server.base_url
-
-
-def wait_for(what: str, check: Callable[[], Any], server: LiveServer, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    pytest.fail(
-        f"timed out after {timeout:.0f} s waiting for {what}\n--- server log (tail) ---\n{server.log()[-4000:]}"
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def storage_env(request: pytest.FixtureRequest) -> dict[str, str]:
@@ -92,50 +72,20 @@ def replay(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         LS_RECONNECT_WINDOW_SECONDS="5",
         **storage_env(request),
     )
-    ffmpeg: subprocess.Popen[bytes] | None = None
     try:
+        published = publish_and_archive(
+            server,
+            workdir,
+            username=USERNAME,
+            rtmp_port=rtmp_port,
+            seconds=PUBLISH_SECONDS,
+            size=SOURCE_SIZE,
+            password=PASSWORD,
+        )
         with httpx.Client(base_url=server.base_url, timeout=10) as api:
-            made = api.post(
-                "/api/auth/register",
-                json={"username": USERNAME, "email": f"{USERNAME}@example.com", "password": PASSWORD},
-            )
-            assert made.status_code == 201, made.text
-            login = api.post("/api/auth/login", json={"login": USERNAME, "password": PASSWORD})
-            assert login.status_code == 200, login.text
-            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-            key = api.get("/api/users/me/stream-key", headers=headers).json()["stream_key"]
-
-            with (workdir / "ffmpeg.log").open("wb") as log:
-                ffmpeg = subprocess.Popen(
-                    ffmpeg_synthetic(rtmp_url(rtmp_port, key), seconds=PUBLISH_SECONDS, size=SOURCE_SIZE),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-
-            def live() -> str | None:
-                items = api.get("/api/streams", params={"status": "live"}).json()["items"]
-                mine = [s for s in items if s["user"]["username"] == USERNAME and s["media_state"] == "live"]
-                return str(mine[0]["stream_id"]) if mine else None
-
-            stream_id: str = wait_for("the stream to go live", live, server)
-            assert ffmpeg.wait(timeout=PUBLISH_SECONDS + 20) == 0, (workdir / "ffmpeg.log").read_text()
-            ended = api.put(f"/api/streams/{stream_id}/end", headers=headers)
-            assert ended.status_code == 200, ended.text
-
-            def ready() -> dict[str, Any] | None:
-                link = api.get(f"/api/streams/{stream_id}").json()["archive"]
-                if link is not None and link["status"] == "failed":
-                    failed = api.get(f"/api/archives/{link['archive_id']}").json()
-                    pytest.fail(f"the archive failed: {failed['failure_reason']}\n{server.log()[-4000:]}")
-                return link if link is not None and link["status"] == "ready" else None
-
-            link = wait_for("the archive to be ready", ready, server, timeout=45)
-            archive = api.get(f"/api/archives/{link['archive_id']}").json()
-        yield Replay(server=server, stream_id=stream_id, archive=archive)
+            archive = api.get(f"/api/archives/{published.link['archive_id']}").json()
+        yield Replay(server=server, stream_id=published.stream_id, archive=archive)
     finally:
-        if ffmpeg is not None:
-            stop(ffmpeg)
         server.stop()
 
 

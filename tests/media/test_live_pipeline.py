@@ -21,6 +21,7 @@ from livestream.config import Settings
 from livestream.media.playlists import first_program_date_time, shift_program_date_times
 from tests.api.helpers import bearer, container, quick_user
 from tests.conftest import SECRET
+from tests.support.recordings import decodes_cleanly
 from tests.support.rtmp_clients import ffmpeg_synthetic, rtmp_url
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -121,13 +122,6 @@ async def archive_of(client: httpx.AsyncClient, stream_id: str, limit_s: float =
     return archive
 
 
-def decode_ok(path: Path) -> bool:
-    result = subprocess.run(
-        [FFMPEG, "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, timeout=60, check=False
-    )
-    return result.returncode == 0 and not result.stderr.strip()
-
-
 async def test_publish_from_obs_goes_live_with_an_abr_ladder(
     media_app: FastAPI, media_client: httpx.AsyncClient
 ) -> None:
@@ -156,7 +150,7 @@ async def test_publish_from_obs_goes_live_with_an_abr_ladder(
             assert "#EXT-X-PROGRAM-DATE-TIME" in playlist
             segment = re.findall(r"^(\S+\.ts)$", playlist, flags=re.MULTILINE)[0]
             folder = variant.rsplit("/", 1)[0] if "/" in variant else ""
-            assert decode_ok(media_dir / folder / segment)
+            assert decodes_cleanly(media_dir / folder / segment)
         # Served playlists carry the ingest clock: ffmpeg's stamps (taken when its muxer started, later than
         # the media entered) moved back by the measured offset.
         ingest = container(media_app).ingest
@@ -186,7 +180,7 @@ async def test_publish_from_obs_goes_live_with_an_abr_ladder(
         archive = await archive_of(media_client, sid)
         media_dir = container(media_app).settings.media_dir
         stored = media_dir / "archives" / archive["archive_id"]
-        assert decode_ok(stored / "master.m3u8")
+        assert decodes_cleanly(stored / "master.m3u8")
         assert len(list(stored.glob("v*.ts"))) == len(variants)
         assert not (media_dir / "recordings" / sid).exists()
         assert not (media_dir / "live" / sid).exists()
@@ -233,7 +227,7 @@ async def test_reconnect_inside_the_window_continues_the_stream(
     archive = await archive_of(media_client, stream["stream_id"])
     assert abs(archive["duration"] - 10) <= 1, archive
     stored = container(media_app).settings.media_dir / "archives" / archive["archive_id"]
-    assert decode_ok(stored / "master.m3u8")
+    assert decodes_cleanly(stored / "master.m3u8")
     assert "#EXT-X-DISCONTINUITY" not in (stored / "v0.m3u8").read_text()
 
 
