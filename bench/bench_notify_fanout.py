@@ -471,6 +471,9 @@ class _CaptureSession:
         def scalar_one_or_none(self) -> None:
             return None
 
+        def __iter__(self) -> Any:
+            return iter(())
+
     def __init__(self) -> None:
         self.statements: list[Any] = []
 

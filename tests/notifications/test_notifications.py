@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import func, insert, select, update
 
 from livestream.db import utcnow
 from livestream.follows.models import Follow
+from livestream.notifications.delivery import Written
 from livestream.notifications.models import Notification
 from livestream.notifications.tasks import STREAM_STARTED, stream_started_key
 from livestream.streams.repository import StreamRepository
@@ -116,17 +118,26 @@ async def test_a_fan_out_cut_short_and_run_again_tells_each_of_1000_followers_on
     stream_id = created.json()["stream_id"]
     jobs = c.notification_jobs
     jobs.batch = 100
-    # The worker dies after three batches were committed.
+    # The worker dies once three batches were committed: it stalls after the third and is cancelled there.
+    third_committed = asyncio.Event()
+    batches = 0
+
+    async def stalls_after_three(rows: Sequence[Written]) -> None:
+        nonlocal batches
+        batches += 1
+        if batches == 3:
+            third_committed.set()
+            await asyncio.Event().wait()
+
+    jobs.delivery.add("test_stall", stalls_after_three)
     committed = 0
-    real_fan_out = type(jobs).stream_started
 
     async def killed_worker() -> None:
-        task = asyncio.create_task(real_fan_out(jobs, stream_id))
-        while committed < 300:
-            await asyncio.sleep(0.005)
-            await counted()
+        task = asyncio.create_task(jobs.stream_started(stream_id))
+        await third_committed.wait()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        jobs.delivery.channels = [(n, ch) for n, ch in jobs.delivery.channels if n != "test_stall"]
 
     async def counted() -> None:
         nonlocal committed
@@ -140,7 +151,7 @@ async def test_a_fan_out_cut_short_and_run_again_tells_each_of_1000_followers_on
 
     await asyncio.wait_for(killed_worker(), 60)
     await counted()
-    assert 300 <= committed < 1000
+    assert committed == 300
     # Restarted: the job runs again from the start.
     await jobs.stream_started(stream_id)
     async with c.db.sessionmaker() as session:

@@ -32,6 +32,7 @@ from livestream.logging import get_logger
 from livestream.media.ingest import IngestManager
 from livestream.media.live_status import LiveStatusCache
 from livestream.media.rtmp.server import RTMPServer
+from livestream.notifications.delivery import Delivery
 from livestream.notifications.tasks import NotificationJobs
 from livestream.ratelimit import Counters
 from livestream.realtime.engine import Engine
@@ -69,6 +70,7 @@ class Container:
     playback: VodPlayback
     archive_jobs: ArchiveJobs
     notification_jobs: NotificationJobs
+    delivery: Delivery
     rtmp: RTMPServer | None = None
 
     @classmethod
@@ -134,7 +136,11 @@ class Container:
         )
         lifecycle.subscribe(ingest.on_transition)
 
-        notification_jobs = NotificationJobs(db, jobs, retention_days=settings.notification_retention_days)
+        # Channels (the live /ws/me frames, email, push) add themselves to the delivery.
+        delivery = Delivery()
+        notification_jobs = NotificationJobs(
+            db, jobs, retention_days=settings.notification_retention_days, delivery=delivery
+        )
         notification_jobs.register(periodic)
         lifecycle.subscribe(notification_jobs.on_transition)
 
@@ -190,6 +196,7 @@ class Container:
             playback=playback,
             archive_jobs=archive_jobs,
             notification_jobs=notification_jobs,
+            delivery=delivery,
         )
 
     @property
@@ -219,6 +226,7 @@ class Container:
             VodPlayback: self.playback,
             ArchiveJobs: self.archive_jobs,
             NotificationJobs: self.notification_jobs,
+            Delivery: self.delivery,
         }
 
     async def start(self) -> None:

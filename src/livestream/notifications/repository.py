@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livestream.db import UTCDateTime, utcnow
 from livestream.follows.models import Follow
+from livestream.notifications.delivery import Written
 from livestream.notifications.models import Notification, NotificationSettings
 from livestream.pagination import Cursor
 
@@ -49,9 +50,9 @@ class NotificationRepository:
         kind: str,
         event_key: str,
         payload: dict[str, Any],
-    ) -> int:
+    ) -> list[Written]:
         """One notification for each follower in (after, upto] who has not muted the creator nor turned the kind
-        off, in one INSERT … SELECT; followers notified before (same event) are skipped. Returns rows written."""
+        off, in one INSERT … SELECT; followers notified before (same event) are skipped. Returns the rows written."""
         new_id: Any = func.gen_random_uuid() if self._postgres else func.lower(func.hex(func.randomblob(16)))
         muted_kind = exists().where(
             NotificationSettings.user_id == Follow.follower_id,
@@ -78,25 +79,39 @@ class NotificationRepository:
             dialect.insert(Notification)
             .from_select(columns, source)
             .on_conflict_do_nothing(index_elements=["user_id", "event_key"])
+            .returning(Notification.notification_id, Notification.user_id, Notification.created_at)
         )
         result = await self.session.execute(statement)
-        return int(getattr(result, "rowcount", 0) or 0)
+        return [
+            Written(notification_id=row[0], user_id=row[1], kind=kind, payload=payload, created_at=row[2])
+            for row in result
+        ]
 
-    async def add_unless_there(self, notification: Notification) -> bool:
-        """One notification for one recipient; False when that event already reached them."""
+    async def add_unless_there(self, notification: Notification) -> Written | None:
+        """One notification for one recipient; None when that event already reached them."""
         dialect = postgresql if self._postgres else sqlite
+        notification_id = notification.notification_id or uuid.uuid4()
+        created_at = notification.created_at or utcnow()
         values = {
-            "notification_id": notification.notification_id or uuid.uuid4(),
+            "notification_id": notification_id,
             "user_id": notification.user_id,
             "type": notification.type,
             "payload": notification.payload,
             "event_key": notification.event_key,
-            "created_at": notification.created_at or utcnow(),
+            "created_at": created_at,
         }
         statement = dialect.insert(Notification).values(**values)
         statement = statement.on_conflict_do_nothing(index_elements=["user_id", "event_key"])
-        result = await self.session.execute(statement)
-        return bool(getattr(result, "rowcount", 0))
+        result = await self.session.execute(statement.returning(Notification.notification_id))
+        if result.first() is None:
+            return None
+        return Written(
+            notification_id=notification_id,
+            user_id=notification.user_id,
+            kind=notification.type,
+            payload=notification.payload,
+            created_at=created_at,
+        )
 
     async def unread_of_kind(self, user_id: uuid.UUID, kind: str) -> Notification | None:
         result = await self.session.execute(

@@ -16,6 +16,7 @@ from livestream.db import Database, utcnow
 from livestream.jobs.periodic import PeriodicRunner
 from livestream.jobs.runtime import JobRuntime
 from livestream.logging import get_logger
+from livestream.notifications.delivery import Delivery, Written
 from livestream.notifications.models import Notification
 from livestream.notifications.repository import NotificationRepository
 from livestream.streams.lifecycle import StreamTransition
@@ -38,9 +39,19 @@ def stream_started_key(stream_id: uuid.UUID | str) -> str:
 
 
 class NotificationJobs:
-    def __init__(self, db: Database, runtime: JobRuntime, *, retention_days: int, batch: int = FAN_OUT_BATCH) -> None:
+    def __init__(
+        self,
+        db: Database,
+        runtime: JobRuntime,
+        *,
+        retention_days: int,
+        delivery: Delivery | None = None,
+        batch: int = FAN_OUT_BATCH,
+    ) -> None:
         self.db = db
         self.runtime = runtime
+        # Told of every committed notification: the live channel, email and push (notifications/delivery.py).
+        self.delivery = delivery if delivery is not None else Delivery()
         self.retention = timedelta(days=retention_days)
         self.batch = batch
 
@@ -90,10 +101,11 @@ class NotificationJobs:
                 upto = await notifications.follower_batch_end(creator.user_id, after, self.batch)
                 if upto is None:
                     break
-                written += await notifications.fan_out(
+                rows = await notifications.fan_out(
                     creator.user_id, after=after, upto=upto, kind="stream_started", event_key=key, payload=payload
                 )
-            after, batches = upto, batches + 1
+            await self.delivery.delivered(rows)
+            after, batches, written = upto, batches + 1, written + len(rows)
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         log.info("notifications_fanned_out", stream_id=stream_id, rows=written, batches=batches, elapsed_ms=elapsed_ms)
 
@@ -106,35 +118,41 @@ class NotificationJobs:
             async with self.db.sessionmaker() as reading:
                 stream = await StreamRepository(reading).get(uuid.UUID(stream_id))
             payload = {"archive_id": archive_id, "stream_id": stream_id, "title": stream.title if stream else None}
-            await notifications.add_unless_there(
+            written = await notifications.add_unless_there(
                 Notification(
                     user_id=recipient, type="archive_ready", payload=payload, event_key=f"archive_ready:{archive_id}"
                 )
             )
+        if written is not None:
+            await self.delivery.delivered([written])
 
     async def new_follower(self, creator_id: str, follower_id: str) -> None:
         """Batched: while the creator has not read it, one "new followers" notification counts them up."""
         creator, follower = uuid.UUID(creator_id), uuid.UUID(follower_id)
+        written = await self._count_new_follower(creator, follower, follower_id)
+        if written is not None:
+            await self.delivery.delivered([written])
+
+    async def _count_new_follower(self, creator: uuid.UUID, follower: uuid.UUID, follower_id: str) -> Written | None:
         async with self.db.unit_of_work() as session:
             notifications = NotificationRepository(session)
             if not (await notifications.settings(creator)).new_follower:
-                return
+                return None
             user = await UserRepository(session).get(follower)
             if user is None:
-                return
+                return None
             name = user.display_name or user.username
             pending = await notifications.unread_of_kind(creator, "new_follower")
             if pending is None:
                 payload = {"count": 1, "names": [name], "follower_ids": [follower_id]}
-                await notifications.add_unless_there(
+                return await notifications.add_unless_there(
                     Notification(
                         user_id=creator, type="new_follower", payload=payload, event_key=f"new_follower:{follower_id}"
                     )
                 )
-                return
             seen = list(pending.payload.get("follower_ids", []))
             if follower_id in seen:
-                return  # the same follow twice (a job delivered again)
+                return None  # the same follow twice (a job delivered again)
             names = list(pending.payload.get("names", []))
             pending.payload = {
                 "count": int(pending.payload.get("count", 0)) + 1,
@@ -142,6 +160,14 @@ class NotificationJobs:
                 "follower_ids": [*seen, follower_id][-100:],
             }
             pending.created_at = utcnow()
+            return Written(
+                notification_id=pending.notification_id,
+                user_id=creator,
+                kind="new_follower",
+                payload=pending.payload,
+                created_at=pending.created_at,
+                new=False,
+            )
 
     async def purge(self) -> None:
         async with self.db.unit_of_work() as session:
