@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(default=60.0, ge=1, le=3600)
     # Notifications older than this are deleted (hourly).
     notification_retention_days: int = Field(default=90, ge=1, le=3650)
+    # The go-live fan-out writes this many followers' rows per INSERT … SELECT, each batch committed on its own.
+    notification_fan_out_batch: int = Field(default=5000, ge=1, le=50_000)
     # Archives: an MP4 download (the source remuxed, +faststart) beside the HLS VOD.
     archive_mp4: bool = False
     # Media storage (archives, VOD): files under media_dir, or one S3 bucket. S3 credentials are not settings:

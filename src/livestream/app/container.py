@@ -139,7 +139,11 @@ class Container:
         # Channels (the live /ws/me frames, email, push) add themselves to the delivery.
         delivery = Delivery()
         notification_jobs = NotificationJobs(
-            db, jobs, retention_days=settings.notification_retention_days, delivery=delivery
+            db,
+            jobs,
+            retention_days=settings.notification_retention_days,
+            delivery=delivery,
+            batch=settings.notification_fan_out_batch,
         )
         notification_jobs.register(periodic)
         lifecycle.subscribe(notification_jobs.on_transition)
