@@ -17,6 +17,7 @@ from livestream.migrate import upgrade
 from livestream.models import Base
 from tests.support import services
 from tests.support.live_server import LiveServer, start_server
+from tests.support.smtp_server import SmtpServer, running_smtp_server
 
 SECRET = secrets.token_urlsafe(48)
 
@@ -117,3 +118,11 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.endpoint
     finally:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on loopback collecting what it receives; point an app at it with
+    ``settings_overrides`` returning ``smtp_server.settings()``."""
+    with running_smtp_server() as server:
+        yield server

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Secrets that ship in examples or that people type when they are in a hurry.
@@ -92,8 +92,23 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = Field(default=60.0, ge=1, le=3600)
     # Notifications older than this are deleted (hourly).
     notification_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Followers are reminded of a planned stream this many minutes before it starts (once per start time).
+    schedule_reminder_minutes: int = Field(default=15, ge=1, le=1440)
     # The go-live fan-out writes this many followers' rows per INSERT … SELECT, each batch committed on its own.
     notification_fan_out_batch: int = Field(default=5000, ge=1, le=50_000)
+    # Email over SMTP (notification and account emails). No host: email is off, and the settings page says so.
+    smtp_host: str | None = None
+    # 465: TLS from the first byte; any other port: STARTTLS whenever the server offers it.
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    # The From of every email: an address, or "Name <address>"; required with a host.
+    smtp_from: str | None = None
+    # Refuse to send when the server does not offer STARTTLS (rather than sending in the clear).
+    smtp_require_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # Sending one notification email is tried this many times (backoff as for every job) before giving up.
+    smtp_attempts: int = Field(default=6, ge=1, le=50)
     # Archives: an MP4 download (the source remuxed, +faststart) beside the HLS VOD.
     archive_mp4: bool = False
     # Media storage (archives, VOD): files under media_dir, or one S3 bucket. S3 credentials are not settings:
@@ -130,6 +145,24 @@ class Settings(BaseSettings):
                 f"{MIN_SECRET_LENGTH} characters; set a random one (python -c 'import secrets; "
                 "print(secrets.token_urlsafe(48))') or LS_ENV=development"
             )
+        return self
+
+    @field_validator("smtp_host", "smtp_user", "smtp_from", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _smtp_needs_a_sender(self) -> Settings:
+        if self.smtp_host is None:
+            return self
+        if self.smtp_from is None:
+            raise ValueError("LS_SMTP_HOST needs LS_SMTP_FROM (the address emails come from)")
+        from livestream.mail.message import checked_sender
+
+        checked_sender(self.smtp_from)  # ValueError names what is wrong
         return self
 
     @model_validator(mode="after")
