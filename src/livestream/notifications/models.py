@@ -29,6 +29,8 @@ class Notification(TimestampMixin, Base):
     # What happened, e.g. "stream_started:<stream_id>"; with user_id, unique.
     event_key: Mapped[str] = mapped_column(String(120), nullable=False)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When its email went out (set after the SMTP server took it; the email job checks it first).
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class NotificationSettings(Base):
