@@ -1,17 +1,20 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from livestream.archives.models import Archive
-from livestream.auth.models import RefreshToken, RevokedAccessToken
+from livestream.auth.models import AccountToken, RefreshToken, RevokedAccessToken
 from livestream.chat.models import ChatBan, ChatModerator
 from livestream.db import Base
 from livestream.follows.models import Follow
 from livestream.jobs.models import PeriodicRun
 from livestream.notifications.models import Notification, NotificationSettings
+from livestream.push.models import PushSubscription, VapidKey
+from livestream.schedules.models import Schedule
 from livestream.streams.models import Stream, StreamKey
 from livestream.tips.models import Transaction
 from livestream.users.models import User
 
 __all__ = [
+    "AccountToken",
     "Archive",
     "Base",
     "ChatBan",
@@ -20,10 +23,13 @@ __all__ = [
     "Notification",
     "NotificationSettings",
     "PeriodicRun",
+    "PushSubscription",
     "RefreshToken",
     "RevokedAccessToken",
+    "Schedule",
     "Stream",
     "StreamKey",
     "Transaction",
     "User",
+    "VapidKey",
 ]
