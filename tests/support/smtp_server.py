@@ -47,6 +47,8 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         if self.owner.refuse is not None:
+            with self.owner.lock:
+                self.owner.refused += 1
             return self.owner.refuse
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -76,6 +78,7 @@ class SmtpServer:
         self.messages: list[Received] = []
         self.lock = threading.Lock()
         self.refuse: str | None = None
+        self.refused = 0  # recipients answered with ``refuse``
         self._controller: Controller | None = None
 
     @property

@@ -29,10 +29,12 @@ from livestream.http.shortcuts import ReadShortcuts
 from livestream.jobs.periodic import PeriodicRunner
 from livestream.jobs.runtime import JobRuntime
 from livestream.logging import get_logger
+from livestream.mail.sender import Mailer, make_mailer
 from livestream.media.ingest import IngestManager
 from livestream.media.live_status import LiveStatusCache
 from livestream.media.rtmp.server import RTMPServer
 from livestream.notifications.delivery import Delivery
+from livestream.notifications.emails import NotificationEmails
 from livestream.notifications.tasks import NotificationJobs
 from livestream.ratelimit import Counters
 from livestream.realtime.engine import Engine
@@ -72,6 +74,9 @@ class Container:
     notification_jobs: NotificationJobs
     delivery: Delivery
     rtmp: RTMPServer | None = None
+    # None without SMTP (LS_SMTP_HOST unset): no email of any kind is sent.
+    mailer: Mailer | None = None
+    notification_emails: NotificationEmails | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Container:
@@ -147,6 +152,19 @@ class Container:
         )
         notification_jobs.register(periodic)
         lifecycle.subscribe(notification_jobs.on_transition)
+        # Email for those who opted in, when SMTP is configured; without it the channel is not there at all.
+        mailer = make_mailer(settings)
+        notification_emails = None
+        if mailer is not None:
+            notification_emails = NotificationEmails(
+                db,
+                jobs,
+                mailer,
+                public_url=settings.public_url,
+                secret_key=settings.secret_key,
+                attempts=settings.smtp_attempts,
+            )
+            notification_emails.register(delivery)
 
         async def archive_moved(event: ArchiveEvent) -> None:
             if event.status == "ready":
@@ -201,6 +219,8 @@ class Container:
             archive_jobs=archive_jobs,
             notification_jobs=notification_jobs,
             delivery=delivery,
+            mailer=mailer,
+            notification_emails=notification_emails,
         )
 
     @property

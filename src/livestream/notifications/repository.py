@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livestream.db import UTCDateTime, utcnow
 from livestream.follows.models import Follow
 from livestream.notifications.delivery import Written
-from livestream.notifications.models import Notification, NotificationSettings
+from livestream.notifications.models import KINDS, Notification, NotificationSettings
 from livestream.pagination import Cursor
+from livestream.users.models import User
 
 
 class NotificationRepository:
@@ -170,6 +172,55 @@ class NotificationRepository:
     async def purge_before(self, moment: datetime) -> int:
         result = await self.session.execute(delete(Notification).where(Notification.created_at < moment))
         return int(getattr(result, "rowcount", 0) or 0)
+
+    # --- email ---------------------------------------------------------------------------------------------
+
+    async def email_due(self, notification_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        """Of these notifications, the ones to email, in one query: not emailed yet, and the recipient has an
+        address and turned email on, and this kind of notification too."""
+        if not notification_ids:
+            return []
+        kind_on = or_(
+            *(and_(Notification.type == kind, getattr(NotificationSettings, kind).is_(True)) for kind in KINDS)
+        )
+        query = (
+            select(Notification.notification_id)
+            .join(NotificationSettings, NotificationSettings.user_id == Notification.user_id)
+            .join(User, User.user_id == Notification.user_id)
+            .where(
+                Notification.notification_id.in_(notification_ids),
+                Notification.emailed_at.is_(None),
+                NotificationSettings.email.is_(True),
+                kind_on,
+                User.email != "",
+            )
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def email_context(
+        self, notification_id: uuid.UUID
+    ) -> tuple[Notification, User, NotificationSettings | None] | None:
+        """A notification with its recipient and the recipient's switches (None: the defaults), in one query."""
+        query = (
+            select(Notification, User, NotificationSettings)
+            .join(User, User.user_id == Notification.user_id)
+            .outerjoin(NotificationSettings, NotificationSettings.user_id == Notification.user_id)
+            .where(Notification.notification_id == notification_id)
+        )
+        row = (await self.session.execute(query)).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    async def mark_emailed(self, notification_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.notification_id == notification_id, Notification.emailed_at.is_(None))
+            .values(emailed_at=utcnow())
+        )
+
+    async def username_of(self, user_id: uuid.UUID) -> str | None:
+        query = select(User.username).where(User.user_id == user_id)
+        result: str | None = (await self.session.execute(query)).scalar_one_or_none()
+        return result
 
     # --- settings --------------------------------------------------------------------------------------------
 

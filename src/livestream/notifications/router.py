@@ -6,17 +6,24 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.requests import Request
 
 from livestream.auth.dependencies import CurrentUser
+from livestream.http.deps import SettingsDep
 from livestream.http.pagination import PageDep
 from livestream.http.responses import errors
 from livestream.notifications.dependencies import NotificationServiceDep
+from livestream.notifications.errors import UnsubscribeTokenMissing
 from livestream.notifications.schemas import (
     MarkedRead,
     NotificationOut,
     NotificationSettingsIn,
     NotificationSettingsOut,
     UnreadCount,
+    UnsubscribeIn,
+    UnsubscribeOut,
 )
 from livestream.pagination import Page
 
@@ -87,3 +94,52 @@ async def update_settings(
 ) -> NotificationSettingsOut:
     """Email and push on or off, and which kinds of notification you get at all."""
     return await notifications.update_settings(user.user_id, body)
+
+
+_UNSUBSCRIBE_BODY: dict[str, object] = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {"schema": UnsubscribeIn.model_json_schema()},
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}},
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/api/notifications/unsubscribe",
+    response_model=UnsubscribeOut,
+    responses=errors(),
+    operation_id="unsubscribeNotificationEmails",
+    openapi_extra=_UNSUBSCRIBE_BODY,
+)
+async def unsubscribe(
+    request: Request,
+    notifications: NotificationServiceDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Query(max_length=200, description="The token, as in the List-Unsubscribe URL")] = None,
+) -> UnsubscribeOut:
+    """Turn notification emails off with the link from one of them; no sign-in. The token comes in the query
+    (the List-Unsubscribe one-click POST of RFC 8058, whose form body says List-Unsubscribe=One-Click) or in a
+    JSON body (the /unsubscribe page)."""
+    if token is None:
+        token = await _token_in_body(request)
+    return await notifications.unsubscribe(token, secret_key=settings.secret_key)
+
+
+async def _token_in_body(request: Request) -> str:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsubscribeTokenMissing()
+    try:
+        return UnsubscribeIn.model_validate_json(await request.body()).token
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+        ) from exc

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from livestream.validation import Storable
 
 NotificationKind = Literal["stream_started", "schedule_reminder", "archive_ready", "new_follower"]
 
@@ -60,3 +62,16 @@ class NotificationSettingsIn(BaseModel):
     email: bool | None = None
     push: bool | None = None
     kinds: NotificationKindsIn | None = None
+
+
+class UnsubscribeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    token: Annotated[str, Field(min_length=1, max_length=200), Storable] = Field(
+        description="The token of the unsubscribe link in a notification email"
+    )
+
+
+class UnsubscribeOut(BaseModel):
+    email: bool = Field(description="Whether notification emails stay on for this account: false once unsubscribed")
+    username: str | None = Field(description="The account the link was for (None when it no longer exists)")

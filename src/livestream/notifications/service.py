@@ -12,7 +12,9 @@ from livestream.notifications.schemas import (
     NotificationOut,
     NotificationSettingsIn,
     NotificationSettingsOut,
+    UnsubscribeOut,
 )
+from livestream.notifications.unsubscribe import user_of_token
 from livestream.pagination import Cursor, Page
 
 
@@ -62,6 +64,20 @@ class NotificationService:
                     setattr(current, kind, value)
         await self.notifications.save_settings(current)
         return self._settings_out(current)
+
+    async def unsubscribe(self, token: str, *, secret_key: str) -> UnsubscribeOut:
+        """The link in a notification email, signed in or not: that account's email goes off. Again: no change."""
+        user_id = user_of_token(secret_key, token)
+        if user_id is None:
+            raise errors.UnsubscribeTokenInvalid()
+        username = await self.notifications.username_of(user_id)
+        if username is None:
+            return UnsubscribeOut(email=False, username=None)  # nothing left to send to
+        current = await self.notifications.settings(user_id)
+        if current.email:
+            current.email = False
+            await self.notifications.save_settings(current)
+        return UnsubscribeOut(email=False, username=username)
 
     def _settings_out(self, row: NotificationSettings) -> NotificationSettingsOut:
         return NotificationSettingsOut(
