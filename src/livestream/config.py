@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     cdn_base_url: str | None = None
     # `livestream storage apply-lifecycle` moves archives to GLACIER this many days after upload.
     archive_cold_after_days: int = Field(default=90, ge=1, le=3650)
+    # Web Push (VAPID, RFC 8292). The private key: PEM, or the raw 32-byte P-256 key base64url-encoded; unset, one
+    # is generated on first run and kept in the database (table vapid_keys) for every process.
+    vapid_private_key: SecretStr | None = None
+    # Who push services contact about our pushes: mailto: or https:. Unset: LS_PUBLIC_URL's https origin, else
+    # mailto:webpush@<its host>.
+    vapid_subject: str | None = None
+    # Let push subscriptions name http URLs and private, loopback or link-local hosts (tests, a lab push
+    # service). Refused in production: our server POSTs to these URLs.
+    push_allow_private_endpoints: bool = False
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -163,6 +172,26 @@ class Settings(BaseSettings):
         from livestream.mail.message import checked_sender
 
         checked_sender(self.smtp_from)  # ValueError names what is wrong
+        return self
+
+    @field_validator("vapid_subject", mode="before")
+    @classmethod
+    def _vapid_subject(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip() or None
+        if value is None:
+            return None
+        if not isinstance(value, str) or not _is_vapid_subject(value):
+            raise ValueError("LS_VAPID_SUBJECT must be a mailto: address or an https: URL (RFC 8292)")
+        return value
+
+    @model_validator(mode="after")
+    def _private_push_endpoints_not_in_production(self) -> Settings:
+        if self.push_allow_private_endpoints and self.env == "production":
+            raise InsecureSettingsError(
+                "LS_PUSH_ALLOW_PRIVATE_ENDPOINTS lets users make this server POST to internal addresses; "
+                "it is for tests and development only"
+            )
         return self
 
     @model_validator(mode="after")
@@ -211,8 +240,32 @@ class Settings(BaseSettings):
         return str(imageio_ffmpeg.get_ffmpeg_exe())
 
     @property
+    def push_subject(self) -> str:
+        """The VAPID ``sub`` claim: LS_VAPID_SUBJECT, or derived from LS_PUBLIC_URL."""
+        if self.vapid_subject:
+            return self.vapid_subject
+        parts = urlsplit(self.public_url)
+        host = parts.hostname or "localhost"
+        if parts.scheme == "https":
+            return f"https://{parts.netloc}"
+        return f"mailto:webpush@{host}"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _is_vapid_subject(value: str) -> bool:
+    if not value.isascii() or not value.isprintable() or " " in value:
+        return False
+    if value.lower().startswith("mailto:"):
+        local, at, domain = value[len("mailto:") :].partition("@")
+        return bool(local and at and domain)
+    try:
+        parts = urlsplit(value)
+        return parts.scheme == "https" and bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 def development_secret(var_dir: Path) -> str:

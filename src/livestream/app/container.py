@@ -18,6 +18,7 @@ from livestream.archives.finalise import ArchiveEvent, ArchiveFinaliser
 from livestream.archives.playback import VodPlayback
 from livestream.archives.tasks import ArchiveJobs
 from livestream.auth.dependencies import make_auth_service
+from livestream.auth.emails import AccountEmails
 from livestream.auth.repository import TokenRepository
 from livestream.auth.service import AuthService
 from livestream.chat import frames
@@ -35,11 +36,15 @@ from livestream.media.live_status import LiveStatusCache
 from livestream.media.rtmp.server import RTMPServer
 from livestream.notifications.delivery import Delivery
 from livestream.notifications.emails import NotificationEmails
+from livestream.notifications.live import LiveNotifications
 from livestream.notifications.tasks import NotificationJobs
+from livestream.push.keys import parse_private_key
+from livestream.push.sender import WebPush
 from livestream.ratelimit import Counters
 from livestream.realtime.engine import Engine
 from livestream.realtime.factory import make_engine
 from livestream.realtime.hub import Hub
+from livestream.schedules.tasks import ScheduleJobs
 from livestream.security import JWTCodec
 from livestream.storage.base import Storage
 from livestream.storage.factory import make_storage
@@ -72,7 +77,11 @@ class Container:
     playback: VodPlayback
     archive_jobs: ArchiveJobs
     notification_jobs: NotificationJobs
+    account_emails: AccountEmails
     delivery: Delivery
+    web_push: WebPush
+    live_notifications: LiveNotifications
+    schedule_jobs: ScheduleJobs
     rtmp: RTMPServer | None = None
     # None without SMTP (LS_SMTP_HOST unset): no email of any kind is sent.
     mailer: Mailer | None = None
@@ -143,6 +152,8 @@ class Container:
 
         # Channels (the live /ws/me frames, email, push) add themselves to the delivery.
         delivery = Delivery()
+        live_notifications = LiveNotifications(settings, db, engine, hub, auth)
+        delivery.add("live", live_notifications.delivered)
         notification_jobs = NotificationJobs(
             db,
             jobs,
@@ -150,7 +161,7 @@ class Container:
             delivery=delivery,
             batch=settings.notification_fan_out_batch,
         )
-        notification_jobs.register(periodic)
+        notification_jobs.register(periodic, reconcile_every=settings.reconcile_interval_seconds)
         lifecycle.subscribe(notification_jobs.on_transition)
         # Email for those who opted in, when SMTP is configured; without it the channel is not there at all.
         mailer = make_mailer(settings)
@@ -165,6 +176,21 @@ class Container:
                 attempts=settings.smtp_attempts,
             )
             notification_emails.register(delivery)
+        # Checked here so a bad LS_VAPID_PRIVATE_KEY stops start-up with a clear error (never the key itself).
+        vapid_key = settings.vapid_private_key
+        web_push = WebPush(
+            db,
+            jobs,
+            public_url=settings.public_url,
+            subject=settings.push_subject,
+            allow_private=settings.push_allow_private_endpoints,
+            configured_keys=parse_private_key(vapid_key.get_secret_value()) if vapid_key is not None else None,
+        )
+        web_push.register()
+        delivery.add("push", web_push.channel)
+        schedule_jobs = ScheduleJobs(db, notification_jobs, reminder_minutes=settings.schedule_reminder_minutes)
+        schedule_jobs.register(periodic)
+        lifecycle.subscribe(schedule_jobs.on_transition)
 
         async def archive_moved(event: ArchiveEvent) -> None:
             if event.status == "ready":
@@ -196,6 +222,11 @@ class Container:
 
         periodic.every("streams.end_stale", settings.reconcile_interval_seconds, ingest.end_stale)
         periodic.every("auth.purge_expired", 3600, purge_expired_tokens)
+        # Sign-up links, address confirmations and password resets (off, and said so, without LS_SMTP_HOST).
+        account_emails = AccountEmails(
+            db, jobs, mailer, secret_key=settings.secret_key, public_url=settings.public_url
+        )
+        account_emails.register(periodic, attempts=settings.smtp_attempts)
         periodic.every("jobs.purge_claims", 24 * 3600, periodic.purge_claims)
 
         return cls(
@@ -218,9 +249,13 @@ class Container:
             playback=playback,
             archive_jobs=archive_jobs,
             notification_jobs=notification_jobs,
+            account_emails=account_emails,
             delivery=delivery,
             mailer=mailer,
             notification_emails=notification_emails,
+            web_push=web_push,
+            live_notifications=live_notifications,
+            schedule_jobs=schedule_jobs,
         )
 
     @property
@@ -250,7 +285,11 @@ class Container:
             VodPlayback: self.playback,
             ArchiveJobs: self.archive_jobs,
             NotificationJobs: self.notification_jobs,
+            AccountEmails: self.account_emails,
             Delivery: self.delivery,
+            WebPush: self.web_push,
+            LiveNotifications: self.live_notifications,
+            ScheduleJobs: self.schedule_jobs,
         }
 
     async def start(self) -> None:
@@ -261,6 +300,8 @@ class Container:
     async def start_jobs(self, *, periodic: bool) -> None:
         """The job runtime (and, where jobs run, the periodic reconcilers and purges)."""
         await self.jobs.start()
+        # The VAPID keys: read (or made, by the first process ever) before any push is sent or subscribed.
+        await self.web_push.start()
         if periodic:
             self.periodic.start()
 

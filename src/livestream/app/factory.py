@@ -26,6 +26,8 @@ from livestream.http.middleware import BodyLimitMiddleware, RequestContextMiddle
 from livestream.logging import configure_logging
 from livestream.media.origin import router as origin_router
 from livestream.notifications.router import router as notifications_router
+from livestream.push.router import router as push_router
+from livestream.schedules.router import router as schedules_router
 from livestream.streams.router import router as streams_router
 from livestream.users.router import router as users_router
 
@@ -84,6 +86,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(users_router)
     app.include_router(follows_router)
     app.include_router(notifications_router)
+    app.include_router(push_router)
+    app.include_router(schedules_router)
     app.include_router(auth_router)
     app.include_router(health.router)
     mount_spa(app, settings.web_dist or default_web_dist())

@@ -29,7 +29,14 @@ STREAM_STARTED = "notifications.stream_started"
 ARCHIVE_READY = "notifications.archive_ready"
 NEW_FOLLOWER = "notifications.new_follower"
 PURGE = "notifications.purge"
+RECONCILE = "notifications.reconcile"
 FAN_OUT_BATCH = 5_000
+# The reconciler repairs go-live fan-outs of streams still on that were opened within LOOK_BACK, and not in the
+# last GRACE (their fan-out may still be running: a second run beside it would only find its rows there).
+LOOK_BACK = timedelta(hours=6)
+GRACE = timedelta(minutes=2)
+# Live streams looked at per pass; the oldest first, the rest the next pass.
+RECONCILE_LIMIT = 500
 # A creator's unread "new followers" notification takes in this many names; the count goes on.
 NAMES_SHOWN = 3
 
@@ -55,11 +62,12 @@ class NotificationJobs:
         self.retention = timedelta(days=retention_days)
         self.batch = batch
 
-    def register(self, periodic: PeriodicRunner) -> None:
+    def register(self, periodic: PeriodicRunner, *, reconcile_every: float = 60.0) -> None:
         self.runtime.register(STREAM_STARTED, self.stream_started)
         self.runtime.register(ARCHIVE_READY, self.archive_ready)
         self.runtime.register(NEW_FOLLOWER, self.new_follower)
         periodic.every(PURGE, 3600, self.purge)
+        periodic.every(RECONCILE, reconcile_every, self.reconcile)
 
     # --- triggers ----------------------------------------------------------------------------------------
 
@@ -93,21 +101,38 @@ class NotificationJobs:
                 "display_name": creator.display_name,
             },
         }
-        key, after, written, batches = stream_started_key(ident), None, 0, 0
+        key = stream_started_key(ident)
+        await self.fan_out(creator.user_id, kind="stream_started", event_key=key, payload=payload, stream_id=stream_id)
+
+    async def fan_out(
+        self, creator_id: uuid.UUID, *, kind: str, event_key: str, payload: dict[str, Any], **about: str
+    ) -> int:
+        """Tell every follower of the creator (who has not muted them nor turned ``kind`` off) once about
+        ``event_key``, in batches each committed on its own; run again, it writes only what is missing."""
+        after: uuid.UUID | None = None
+        written = batches = 0
         started = time.monotonic()
         while True:
             async with self.db.unit_of_work() as session:
                 notifications = NotificationRepository(session)
-                upto = await notifications.follower_batch_end(creator.user_id, after, self.batch)
+                upto = await notifications.follower_batch_end(creator_id, after, self.batch)
                 if upto is None:
                     break
                 rows = await notifications.fan_out(
-                    creator.user_id, after=after, upto=upto, kind="stream_started", event_key=key, payload=payload
+                    creator_id, after=after, upto=upto, kind=kind, event_key=event_key, payload=payload
                 )
             await self.delivery.delivered(rows)
             after, batches, written = upto, batches + 1, written + len(rows)
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
-        log.info("notifications_fanned_out", stream_id=stream_id, rows=written, batches=batches, elapsed_ms=elapsed_ms)
+        log.info(
+            "notifications_fanned_out",
+            event_key=event_key,
+            rows=written,
+            batches=batches,
+            elapsed_ms=elapsed_ms,
+            **about,
+        )
+        return written
 
     async def archive_ready(self, archive_id: str, stream_id: str, user_id: str) -> None:
         recipient = uuid.UUID(user_id)
@@ -168,6 +193,28 @@ class NotificationJobs:
                 created_at=pending.created_at,
                 new=False,
             )
+
+    async def reconcile(self) -> None:
+        """Enqueue again the go-live fan-out of a live stream that left a follower untold.
+
+        The Redis queue is a list a worker pops (BRPOP): a worker killed while it runs the fan-out takes the
+        message with it, and nothing else would ever finish that fan-out. The rows say what is missing: a follower
+        who followed before the stream opened and has no notification of it.
+        """
+        now = utcnow()
+        async with self.db.sessionmaker() as session:
+            notifications = NotificationRepository(session)
+            live = await notifications.live_streams_started_between(now - LOOK_BACK, now - GRACE, RECONCILE_LIMIT)
+            unfinished = [
+                stream_id
+                for stream_id, creator_id, started_at in live
+                if await notifications.someone_not_told(
+                    creator_id, kind="stream_started", event_key=stream_started_key(stream_id), followed_by=started_at
+                )
+            ]
+        for stream_id in unfinished:
+            log.info("reconciler_fan_out_unfinished", stream_id=str(stream_id))
+            await self.runtime.enqueue(STREAM_STARTED, stream_id=str(stream_id))
 
     async def purge(self) -> None:
         async with self.db.unit_of_work() as session:

@@ -1,0 +1,19 @@
+"""The schedule service on the request's session."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from livestream.http.deps import SessionDep
+from livestream.schedules.repository import ScheduleRepository
+from livestream.schedules.service import ScheduleService
+from livestream.users.repository import UserRepository
+
+
+async def get_schedule_service(session: SessionDep) -> ScheduleService:
+    return ScheduleService(ScheduleRepository(session), UserRepository(session))
+
+
+ScheduleServiceDep = Annotated[ScheduleService, Depends(get_schedule_service)]

@@ -1,0 +1,146 @@
+"""Planning streams: create, change, cancel and list a creator's schedule; no HTTP here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from livestream.db import utcnow
+from livestream.schedules import errors
+from livestream.schedules.calendar import build_feed
+from livestream.schedules.models import Schedule
+from livestream.schedules.repository import ScheduleRepository
+from livestream.schedules.schemas import ScheduleCreate, ScheduleCreator, ScheduleOut, ScheduleUpdate
+from livestream.users.errors import UserNotFound
+from livestream.users.models import User
+from livestream.users.repository import UserRepository
+
+HORIZON = timedelta(days=365)
+# Upcoming entries a channel may have at once: plenty for a daily show a quarter ahead, and a bound on what one
+# account can make the reminder scan and the calendar feed carry.
+MAX_UPCOMING = 100
+MAX_RANGE = timedelta(days=400)
+# What GET /api/schedules shows without ``from``: what is coming, and what just happened.
+DEFAULT_LOOKBACK = timedelta(days=1)
+FEED_SINCE = timedelta(days=30)
+FEED_LIMIT = 500
+
+
+class ScheduleService:
+    def __init__(self, schedules: ScheduleRepository, users: UserRepository) -> None:
+        self.schedules = schedules
+        self.users = users
+
+    async def create(self, user_id: uuid.UUID, body: ScheduleCreate) -> Schedule:
+        now = utcnow()
+        starts_at = _checked_start(body.starts_at, now)
+        if await self.schedules.count_upcoming(user_id, now) >= MAX_UPCOMING:
+            raise errors.TooManySchedules()
+        schedule = Schedule(
+            user_id=user_id,
+            title=body.title,
+            description=body.description,
+            starts_at=starts_at,
+            duration_minutes=body.expected_duration_minutes,
+            status="scheduled",
+            sequence=0,
+            created_at=now,
+            updated_at=now,
+        )
+        await self.schedules.add(schedule)
+        return schedule
+
+    async def update(self, user_id: uuid.UUID, schedule_id: uuid.UUID, body: ScheduleUpdate) -> Schedule:
+        schedule = await self._owned(user_id, schedule_id)
+        now = utcnow()
+        if schedule.status != "scheduled":
+            raise errors.ScheduleNotEditable()
+        changed = body.model_fields_set
+        if "starts_at" in changed and body.starts_at is not None:
+            starts_at = _checked_start(body.starts_at, now)
+            if starts_at != schedule.starts_at:
+                schedule.starts_at = starts_at
+                schedule.reminded_at = None  # a new time: followers are reminded of it again
+        if "title" in changed and body.title is not None:
+            schedule.title = body.title
+        if "description" in changed:
+            schedule.description = body.description
+        if "expected_duration_minutes" in changed:
+            schedule.duration_minutes = body.expected_duration_minutes
+        schedule.sequence += 1
+        schedule.updated_at = now
+        await self.schedules.session.flush()
+        return schedule
+
+    async def cancel(self, user_id: uuid.UUID, schedule_id: uuid.UUID) -> None:
+        """Kept as ``cancelled`` (calendars that subscribed must see it go); cancelling twice is fine."""
+        schedule = await self._owned(user_id, schedule_id)
+        if schedule.status == "cancelled":
+            return
+        if schedule.status != "scheduled" or schedule.starts_at <= utcnow():
+            raise errors.ScheduleNotCancellable()
+        schedule.status = "cancelled"
+        schedule.sequence += 1
+        schedule.updated_at = utcnow()
+        await self.schedules.session.flush()
+
+    async def get(self, schedule_id: uuid.UUID) -> ScheduleOut:
+        found = await self.schedules.get(schedule_id)
+        if found is None:
+            raise errors.ScheduleNotFound()
+        return out(*found)
+
+    async def of_user(
+        self, user_id: uuid.UUID, *, start: datetime | None, end: datetime | None, limit: int
+    ) -> list[ScheduleOut]:
+        start = start.astimezone(UTC) if start is not None else utcnow() - DEFAULT_LOOKBACK
+        end = end.astimezone(UTC) if end is not None else None
+        if end is not None and (end <= start or end - start > MAX_RANGE):
+            raise errors.BadRange()
+        rows = await self.schedules.of_user(user_id, start=start, end=end, limit=limit)
+        return [out(schedule, creator) for schedule, creator in rows]
+
+    async def following(self, user_id: uuid.UUID, limit: int) -> list[ScheduleOut]:
+        rows = await self.schedules.upcoming_followed(user_id, utcnow(), limit)
+        return [out(schedule, creator) for schedule, creator in rows]
+
+    async def calendar(self, user_id: uuid.UUID, *, public_url: str) -> tuple[str, bytes]:
+        """The creator's username and their schedule as iCalendar: the last month and everything ahead."""
+        creator = await self.users.get(user_id)
+        if creator is None:
+            raise UserNotFound()
+        now = utcnow()
+        entries = await self.schedules.feed(user_id, since=now - FEED_SINCE, limit=FEED_LIMIT)
+        return creator.username, build_feed(creator, entries, public_url=public_url, now=now)
+
+    async def _owned(self, user_id: uuid.UUID, schedule_id: uuid.UUID) -> Schedule:
+        found = await self.schedules.get(schedule_id, for_update=True)
+        if found is None:
+            raise errors.ScheduleNotFound()
+        schedule, _ = found
+        if schedule.user_id != user_id:
+            raise errors.NotYourSchedule()
+        return schedule
+
+
+def _checked_start(value: datetime, now: datetime) -> datetime:
+    starts_at = value.astimezone(UTC).replace(microsecond=0)  # calendars keep seconds
+    if starts_at <= now or starts_at > now + HORIZON:
+        raise errors.StartsAtOutOfRange()
+    return starts_at
+
+
+def out(schedule: Schedule, creator: User) -> ScheduleOut:
+    return ScheduleOut(
+        schedule_id=schedule.schedule_id,
+        user_id=schedule.user_id,
+        creator=ScheduleCreator(user_id=creator.user_id, username=creator.username, display_name=creator.display_name),
+        title=schedule.title,
+        description=schedule.description,
+        starts_at=schedule.starts_at,
+        expected_duration_minutes=schedule.duration_minutes,
+        status=schedule.status,
+        stream_id=schedule.stream_id,
+        created_at=schedule.created_at,
+        updated_at=schedule.updated_at,
+    )
