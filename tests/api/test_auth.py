@@ -63,6 +63,7 @@ PRIVATE_KEYS = {
     "viewer_follow_id",
     "email",
     "updated_at",
+    "email_verified",
 }
 ERROR_KEYS = {"error", "code", "type", "title", "status", "detail", "request_id"}
 

@@ -33,7 +33,7 @@ PUBLIC_KEYS = {
     "following_count",
     "viewer_follow_id",
 }
-PRIVATE_KEYS = PUBLIC_KEYS | {"email", "updated_at"}
+PRIVATE_KEYS = PUBLIC_KEYS | {"email", "email_verified", "updated_at"}
 NEW_PASSWORD = "a brand new passphrase"
 
 

@@ -9,10 +9,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livestream.auth.accounts import AccountService
+from livestream.auth.emails import AccountEmails
 from livestream.auth.errors import InvalidToken
-from livestream.auth.repository import TokenRepository
+from livestream.auth.repository import AccountTokenRepository, TokenRepository
 from livestream.auth.service import AuthService
-from livestream.auth.throttle import LoginThrottle
+from livestream.auth.throttle import AccountEmailThrottle, LoginThrottle
 from livestream.config import Settings
 from livestream.http.deps import SessionDep, SettingsDep, provided
 from livestream.ratelimit import Counters
@@ -56,6 +58,25 @@ async def get_auth_service(
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+AccountEmailsDep = Annotated[AccountEmails, Depends(provided(AccountEmails))]
+
+
+async def get_account_service(
+    session: SessionDep, settings: SettingsDep, counters: CountersDep, emails: AccountEmailsDep
+) -> AccountService:
+    return AccountService(
+        UserRepository(session),
+        AccountTokenRepository(session),
+        TokenRepository(session),
+        secret_key=settings.secret_key,
+        email_enabled=emails.enabled,
+        enqueue=emails.enqueue,
+        throttle=AccountEmailThrottle(counters=counters, secret_key=settings.secret_key),
+        passwords=password_hashing(settings.password_hash_concurrency),
+    )
+
+
+AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /api/auth/login or /api/auth/refresh")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]

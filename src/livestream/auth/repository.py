@@ -1,4 +1,4 @@
-"""All queries on refresh tokens and revoked access tokens."""
+"""All queries on refresh tokens, revoked access tokens and account tokens (the account emails' outbox)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livestream.auth.models import RefreshToken, RevokedAccessToken
+from livestream.auth.models import AccountToken, RefreshToken, RevokedAccessToken
 
 
 class TokenRepository:
@@ -64,3 +64,56 @@ class TokenRepository:
     async def purge_expired(self, now: datetime) -> None:
         await self.session.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now))
         await self.session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now))
+        # Spent or not, a token past its expiry can do nothing; a pending sign-up's password hash goes with it.
+        await self.session.execute(delete(AccountToken).where(AccountToken.expires_at < now))
+
+
+class AccountTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: AccountToken) -> AccountToken:
+        self.session.add(token)
+        await self.session.flush()
+        return token
+
+    async def get(self, token_id: uuid.UUID) -> AccountToken | None:
+        return await self.session.get(AccountToken, token_id)
+
+    async def get_by_hash(self, token_hash: str, purposes: tuple[str, ...]) -> AccountToken | None:
+        result = await self.session.execute(
+            select(AccountToken).where(AccountToken.token_hash == token_hash, AccountToken.purpose.in_(purposes))
+        )
+        return result.scalar_one_or_none()
+
+    async def claim(self, token_id: uuid.UUID, now: datetime) -> bool:
+        """Spend a token; False when another request spent it first (single use, whatever the race)."""
+        result = await self.session.execute(
+            update(AccountToken)
+            .where(AccountToken.token_id == token_id, AccountToken.used_at.is_(None))
+            .values(used_at=now, password_hash=None)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def spend_others(self, user_id: uuid.UUID, purpose: str, now: datetime) -> None:
+        """Every other unused token of this kind of the account: a reset password makes the other links void."""
+        await self.session.execute(
+            update(AccountToken)
+            .where(AccountToken.user_id == user_id, AccountToken.purpose == purpose, AccountToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+
+    async def unsent(self, *, created_before: datetime, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Tokens whose email was never sent (a lost job, a full retry budget) and that could still be used."""
+        result = await self.session.execute(
+            select(AccountToken.token_id)
+            .where(
+                AccountToken.sent_at.is_(None),
+                AccountToken.used_at.is_(None),
+                AccountToken.created_at < created_before,
+                AccountToken.expires_at > now,
+            )
+            .order_by(AccountToken.created_at)
+            .limit(limit)
+        )
+        return list(result.scalars())

@@ -1,15 +1,29 @@
-"""HTTP for sign-up, sign-in, refresh and logout. The refresh token travels only in an HttpOnly cookie
-unless a non-browser client asks for it in the body."""
+"""HTTP for sign-up, sign-in, refresh and logout, and the account emails (confirming an address, forgotten
+passwords). The refresh token travels only in an HttpOnly cookie unless a non-browser client asks for it in
+the body."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Cookie, Request, Response, status
+from fastapi.responses import JSONResponse
 
-from livestream.auth.dependencies import AuthServiceDep, BearerDep
+from livestream.auth.dependencies import AccountServiceDep, AuthServiceDep, BearerDep, CurrentUser
 from livestream.auth.errors import InvalidRefreshToken
-from livestream.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenResponse
+from livestream.auth.schemas import (
+    EmailAccepted,
+    ForgotPasswordRequest,
+    LoginRequest,
+    PasswordReset,
+    RefreshRequest,
+    RegisterRequest,
+    RegistrationPending,
+    ResetPasswordRequest,
+    TokenResponse,
+    VerifyEmailRequest,
+    VerifyEmailResponse,
+)
 from livestream.auth.service import IssuedSession
 from livestream.config import Settings
 from livestream.http.deps import SettingsDep
@@ -50,14 +64,34 @@ def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _accepted(model: RegistrationPending | EmailAccepted) -> JSONResponse:
+    return JSONResponse(model.model_dump(), status_code=status.HTTP_202_ACCEPTED)
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserPrivate,
-    responses=errors(409),
+    responses={
+        202: {
+            "model": RegistrationPending,
+            "description": "The server sends email: a link to finish signing up was mailed (the same answer when "
+            "the address already has an account, whose owner is told instead)",
+        },
+        **errors(409, 429),
+    },
     operation_id="register",
 )
-async def register(body: RegisterRequest, users: UserServiceDep) -> UserPrivate:
+async def register(
+    body: RegisterRequest, request: Request, users: UserServiceDep, accounts: AccountServiceDep
+) -> UserPrivate | JSONResponse:
+    """Without email (no SMTP): 201, the account exists and can sign in; a taken address is 409 EMAIL_TAKEN.
+    With email: 202 whether the address is free or taken (D19); the account exists once its link is used."""
+    if accounts.email_enabled:
+        await accounts.start_registration(
+            username=body.username, email=body.email, password=body.password, client=_client_address(request)
+        )
+        return _accepted(RegistrationPending())
     user = await users.register(username=body.username, email=body.email, password=body.password)
     return await users.private_profile(user)
 
@@ -111,3 +145,48 @@ async def logout(
     response.status_code = status.HTTP_204_NO_CONTENT
     response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, httponly=True, samesite="strict")
     return response
+
+
+@router.post("/verify-email", response_model=VerifyEmailResponse, responses=errors(409), operation_id="verifyEmail")
+async def verify_email(body: VerifyEmailRequest, accounts: AccountServiceDep) -> VerifyEmailResponse:
+    """Use a confirmation link's token: confirms the address, or finishes a sign-up (the account is created).
+    400: INVALID_VERIFICATION_TOKEN, VERIFICATION_TOKEN_EXPIRED or VERIFICATION_TOKEN_USED; 409: the username
+    (or address) of a sign-up was taken before its link was used."""
+    user, created = await accounts.verify_email(body.token)
+    return VerifyEmailResponse(email=user.email, username=user.username, account_created=created)
+
+
+@router.post(
+    "/verify-email/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EmailAccepted,
+    responses=errors(401, 409, 429, 503),
+    operation_id="resendVerificationEmail",
+)
+async def resend_verification_email(request: Request, user: CurrentUser, accounts: AccountServiceDep) -> EmailAccepted:
+    """Mail a new confirmation link to the signed-in account's address. 409 when it is already confirmed,
+    503 EMAIL_DISABLED when the server sends no email."""
+    await accounts.resend_verification(user, client=_client_address(request))
+    return EmailAccepted(message="We have sent a new confirmation link to your email address.")
+
+
+@router.post(
+    "/forgot-password",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=EmailAccepted,
+    responses=errors(429, 503),
+    operation_id="forgotPassword",
+)
+async def forgot_password(body: ForgotPasswordRequest, request: Request, accounts: AccountServiceDep) -> EmailAccepted:
+    """Always the same 202, whether or not an account has the address; a reset link (30 minutes, single use) is
+    mailed if one does. Throttled per address and per client (429). 503 EMAIL_DISABLED with no SMTP."""
+    await accounts.forgot_password(body.email, client=_client_address(request))
+    return EmailAccepted(message="If an account uses that address, we have sent it a link to reset the password.")
+
+
+@router.post("/reset-password", response_model=PasswordReset, operation_id="resetPassword", responses=errors())
+async def reset_password(body: ResetPasswordRequest, accounts: AccountServiceDep) -> PasswordReset:
+    """Set a new password with a reset link's token (same rules as at sign-up); every session of the account
+    ends. 400: INVALID_RESET_TOKEN, RESET_TOKEN_EXPIRED, RESET_TOKEN_USED or WEAK_PASSWORD."""
+    await accounts.reset_password(body.token, body.password)
+    return PasswordReset()

@@ -57,3 +57,51 @@ class TokenResponse(BaseModel):
     expires_in: int = Field(description="Seconds until the access token expires")
     user: UserPrivate
     refresh_token: str | None = Field(default=None, description="Only when include_refresh_token was set")
+
+
+# A token is 43 URL-safe characters; anything much longer is not one, and is refused before any lookup.
+AccountTokenText = Annotated[str, Field(min_length=1, max_length=200), Storable]
+
+
+class RegistrationPending(BaseModel):
+    """The answer to a sign-up while the server sends email, the same whether the address was free or taken."""
+
+    status: Literal["check_email"] = "check_email"
+    message: str = "Check your email: we have sent a link to finish signing up."
+
+
+class EmailAccepted(BaseModel):
+    """The answer to a request that mails a link, the same whether or not an account has the address."""
+
+    status: Literal["accepted"] = "accepted"
+    message: str
+
+
+class VerifyEmailRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: AccountTokenText
+
+
+class VerifyEmailResponse(BaseModel):
+    email: str = Field(description="The address now confirmed")
+    username: str
+    account_created: bool = Field(description="True when this link finished a sign-up (the account now exists)")
+
+
+class ForgotPasswordRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+
+
+class ResetPasswordRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: AccountTokenText
+    password: Password
+
+
+class PasswordReset(BaseModel):
+    status: Literal["password_reset"] = "password_reset"
+    message: str = "Your password is changed and every session has been signed out; sign in with the new password."

@@ -87,3 +87,32 @@ class PasswordCheckThrottle:
 
     async def succeeded(self, key: str) -> None:
         await self.counters.reset(key)
+
+
+@dataclass(frozen=True)
+class AccountEmailThrottle:
+    """Requests that make the server email an address: forgotten passwords, sign-ups while email is on, and
+    resent confirmations. Every request counts (not only failures): each one may put a message in a stranger's
+    inbox, so these counters bound how hard anyone can mail-bomb an address through us, and how fast one client
+    can spray addresses.
+
+    The address counter is keyed by a keyed hash of what was typed (never the address itself), and counts
+    unknown addresses exactly as known ones: a 429 tells nothing about whether an account exists."""
+
+    counters: Counters
+    secret_key: str
+    max_per_address: int = 5
+    max_per_client: int = 20
+    window_seconds: int = 3600
+
+    def _address_key(self, email: str) -> str:
+        return "mail:addr:" + keyed_hash(self.secret_key, email.strip().lower(), purpose="throttle")[:32]
+
+    async def hit(self, email: str, client: str) -> None:
+        """Count one email about to be sent to ``email`` for ``client``; TooManyRequests past either limit."""
+        by_address = await self.counters.hit(self._address_key(email), self.window_seconds)
+        by_client = await self.counters.hit("mail:client:" + client, self.window_seconds)
+        _refuse_past(
+            [(by_address, self.max_per_address), (by_client, self.max_per_client)],
+            "Too many emails asked for; try again later",
+        )

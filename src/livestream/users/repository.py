@@ -66,6 +66,10 @@ class UserRepository:
         result = await self.session.execute(select(User).where(func.lower(column) == key))
         return result.scalar_one_or_none()
 
+    async def get_by_email(self, email: str) -> User | None:
+        result = await self.session.execute(select(User).where(func.lower(User.email) == email.strip().lower()))
+        return result.scalar_one_or_none()
+
     async def username_taken(self, username: str, *, excluding: uuid.UUID | None = None) -> bool:
         query = select(User.user_id).where(func.lower(User.username) == username.lower())
         if excluding is not None:

@@ -7,7 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from livestream.auth.dependencies import AuthenticatedDep, AuthServiceDep, BearerDep, CurrentUser
+from livestream.auth.dependencies import (
+    AccountEmailsDep,
+    AccountServiceDep,
+    AuthenticatedDep,
+    AuthServiceDep,
+    BearerDep,
+    CurrentUser,
+)
 from livestream.follows.dependencies import FollowServiceDep
 from livestream.follows.schemas import FollowListItem
 from livestream.http.deps import SessionDep, after_commit
@@ -76,10 +83,18 @@ async def update_user(
     auth: AuthServiceDep,
     session: SessionDep,
     profiles: ProfileViewsDep,
+    accounts: AccountServiceDep,
+    emails: AccountEmailsDep,
 ) -> UserPrivate:
     actor, claims = authenticated
+    old_email = actor.email
     user, password_changed = await users.update(actor.user_id, user_id, body)
     after_commit(session, profiles.account_changed)
+    if user.email != old_email:
+        # A link to confirm the new address, and (a safety net against a hijack) a notice to the old one.
+        await accounts.email_changed(user)
+        new_email, changed_id = user.email, user.user_id
+        after_commit(session, lambda: emails.address_changed(changed_id, old_email, new_email))
     if password_changed:
         # A new password ends every other sign-in (their access tokens stop at once); this one stays.
         await auth.end_other_sessions(user.user_id, keep_family=claims.session_id)

@@ -50,6 +50,9 @@ class UserPrivate(UserPublic):
     """The account as its owner sees it."""
 
     email: str
+    email_verified: bool = Field(
+        default=False, description="The address was confirmed by a link sent to it (false again after a change)"
+    )
     updated_at: datetime
 
 

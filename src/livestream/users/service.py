@@ -75,6 +75,8 @@ class UserService:
             if await self.users.email_taken(change.email, excluding=user.user_id):
                 raise errors.EmailTaken()
             changes["email"] = change.email
+            # A new address is unconfirmed until a link sent to it comes back (auth.accounts).
+            changes["email_verified_at"] = None
         if change.display_name is not None:
             changes["display_name"] = change.display_name or None
         if change.bio is not None:
