@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     notification_retention_days: int = Field(default=90, ge=1, le=3650)
     # Followers are reminded of a planned stream this many minutes before it starts (once per start time).
     schedule_reminder_minutes: int = Field(default=15, ge=1, le=1440)
+    # How often the reminder job looks for entries coming due (one process runs each period).
+    schedule_reminder_check_seconds: float = Field(default=30.0, ge=1, le=600)
     # The go-live fan-out writes this many followers' rows per INSERT … SELECT, each batch committed on its own.
     notification_fan_out_batch: int = Field(default=5000, ge=1, le=50_000)
     # Email over SMTP (notification and account emails). No host: email is off, and the settings page says so.

@@ -188,7 +188,12 @@ class Container:
         )
         web_push.register()
         delivery.add("push", web_push.channel)
-        schedule_jobs = ScheduleJobs(db, notification_jobs, reminder_minutes=settings.schedule_reminder_minutes)
+        schedule_jobs = ScheduleJobs(
+            db,
+            notification_jobs,
+            reminder_minutes=settings.schedule_reminder_minutes,
+            every_seconds=settings.schedule_reminder_check_seconds,
+        )
         schedule_jobs.register(periodic)
         lifecycle.subscribe(schedule_jobs.on_transition)
 
