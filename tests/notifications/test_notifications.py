@@ -246,7 +246,7 @@ async def test_settings_are_validated_and_say_what_is_available(app: FastAPI, cl
         "push": False,
         "kinds": {"stream_started": True, "schedule_reminder": True, "archive_ready": True, "new_follower": True},
         "email_available": False,
-        "push_available": False,
+        "push_available": True,
     }
     for bad in ({"email": "maybe"}, {"kinds": {"stream_started": False, "spam": True}}, {"unknown": 1}, [1, 2]):
         response = await client.put("/api/users/me/notification-settings", json=bad, headers=bearer(token))
