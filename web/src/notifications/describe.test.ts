@@ -34,6 +34,14 @@ describe("describeNotification", () => {
     expect(followersText(3, [])).toBe("3 new people followed you");
   });
 
+  it("sends a schedule reminder to the creator's channel, where the plan and its countdown are", () => {
+    const reminder = streamStarted(1, {
+      kind: "schedule_reminder",
+      payload: { schedule_id: "s1", title: "Speedrun", starts_at: "2030-01-01T10:00:00Z", creator: { username: "bob", display_name: "Bob" } },
+    });
+    expect(describeNotification(reminder, "alice")).toEqual({ text: "Bob goes live soon: Speedrun", href: "/u/bob" });
+  });
+
   it("survives a payload without the fields it expects", () => {
     const broken = streamStarted(1, { payload: {} });
     expect(describeNotification(broken, "alice")).toEqual({ text: "Someone you follow is live", href: null });

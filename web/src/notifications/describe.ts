@@ -58,7 +58,9 @@ export function describeNotification(notification: Notification, me: string): De
       const who = str(creator.display_name) ?? str(creator.username);
       const title = str(payload.title);
       const text = who && title ? `${who} goes live soon: ${title}` : title ? `Starting soon: ${title}` : "A scheduled stream starts soon";
-      return { text, href: watch(str(payload.stream_id)) };
+      // The creator's channel lists the plan with its countdown (and the stream, once it is live).
+      const username = str(creator.username);
+      return { text, href: watch(str(payload.stream_id)) ?? (username ? `/u/${encodeURIComponent(username)}` : null) };
     }
     default:
       return { text: "New notification", href: null };
