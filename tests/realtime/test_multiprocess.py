@@ -95,7 +95,8 @@ async def test_chat_and_counts_span_processes_and_heal_after_sigkill(cluster: tu
         for viewer in on_b:
             assert (await viewer.wait_for(lambda f: f["type"] == "chat.deleted"))["id"] == ack["id"]
         again = await sender.chat("second try")
-        await on_a[0].wait_for(lambda f: f["type"] == "chat.message" and f["id"] == again["id"])
+        for viewer in on_a:
+            await viewer.wait_for(lambda f: f["type"] == "chat.message" and f["id"] == again["id"])
         for viewer in on_a:
             assert len(viewer.of_type("chat.message")) == 2  # no duplicates from the second process
 
