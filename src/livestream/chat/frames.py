@@ -3,19 +3,16 @@ that an inbound frame's text can be stored and sent."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+# Shared with the notification socket: one error shape, one refusal of unstorable text (realtime/sockets.py).
+from livestream.realtime.sockets import PONG as PONG
+from livestream.realtime.sockets import encode as encode
+from livestream.realtime.sockets import error as error
+from livestream.realtime.sockets import unstorable_refusal as unstorable_refusal
 from livestream.streams.models import Stream
-from livestream.validation import UNSTORABLE_MESSAGE, is_storable, unstorable_in
-
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def encode(frame: dict[str, Any]) -> str:
-    return _encoder.encode(frame)
 
 
 def iso(moment: datetime) -> str:
@@ -71,34 +68,3 @@ def archive_status(
 
 def viewers(count: int) -> str:
     return encode({"type": "viewers", "count": count})
-
-
-def error(code: str, message: str, *, nonce: str | None = None, **extra: Any) -> str:
-    frame: dict[str, Any] = {"type": "error", "code": code, "error": message}
-    if nonce is not None:
-        frame["nonce"] = nonce
-    frame.update(extra)
-    return encode(frame)
-
-
-PONG = encode({"type": "pong"})
-
-
-def unstorable_refusal(raw: str, frame: dict[str, Any]) -> str | None:
-    """The ``VALIDATION_ERROR`` frame answering a client frame that holds a string no store or encoder takes (NUL,
-    a lone surrogate: as in every HTTP body, see ``livestream.validation``), or None for a frame without one.
-
-    ``json`` refuses raw control characters, so in ASCII text only a ``\\u`` escape can put either into a decoded
-    frame: most frames cost two scans of their text, and only the others are walked."""
-    if raw.isascii() and "\\u" not in raw:
-        return None
-    if not unstorable_in(frame):
-        return None
-    fields = {key: UNSTORABLE_MESSAGE for key, value in frame.items() if is_storable(key) and unstorable_in(value)}
-    nonce = frame.get("nonce")
-    return error(
-        "VALIDATION_ERROR",
-        f"{', '.join(fields) or 'frame'}: {UNSTORABLE_MESSAGE}",
-        nonce=nonce if isinstance(nonce, str) and is_storable(nonce) else None,
-        fields=fields,
-    )

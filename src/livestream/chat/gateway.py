@@ -6,9 +6,7 @@ import asyncio
 import collections
 import contextlib
 import json
-import math
 import random
-import re
 import secrets
 import time
 import uuid
@@ -16,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from livestream.auth.repository import TokenRepository
 from livestream.auth.service import AuthService
@@ -31,7 +29,25 @@ from livestream.errors import AppError
 from livestream.logging import get_logger
 from livestream.realtime.engine import Engine
 from livestream.realtime.hub import Hub, Outgoing
-from livestream.realtime.raw_socket import EXTENSION, FIRST_FRAME, FastWebSocketProtocol, detachable
+from livestream.realtime.raw_socket import EXTENSION, FastWebSocketProtocol, detachable
+from livestream.realtime.sockets import (
+    AUTH_LIMIT,
+    CLOSE_POLICY,
+    CLOSE_TOO_BIG,
+    CLOSE_TOO_SLOW,
+    CLOSE_TRY_AGAIN_LATER,
+    MAX_FRAME_BYTES,
+    MAX_FRAME_DEPTH,
+    PING_LIMIT,
+    Window,
+    accept,
+    client_of,
+    close_quietly,
+    flood_refusal,
+    origin_allowed,
+    parse_frame,
+    too_big,
+)
 from livestream.security import AccessClaims
 from livestream.shortcache import ShortCache
 from livestream.streams.repository import StreamRepository
@@ -40,75 +56,22 @@ from livestream.users.repository import UserRepository
 
 log = get_logger(__name__)
 
-MAX_FRAME_BYTES = 4096
+# The limits every socket shares, still reachable from here (the server's ws_max_size, the tests).
+__all__ = [
+    "AUTH_LIMIT",
+    "CLOSE_POLICY",
+    "MAX_FRAME_BYTES",
+    "PING_LIMIT",
+    "ChatConnection",
+    "ChatGateway",
+    "make_chat_service",
+]
+
 MAX_NONCE_CHARS = 64
 VIEWER_COOKIE = "ls_viewer"
 # Frames queued for a socket served without the raw fast path before it counts as too slow.
 FALLBACK_QUEUE_FRAMES = 512
-# Our frames nest one or two levels; deeper ones are refused before they are decoded, so no recursion (the decoder's,
-# or a walk of the decoded value) can ever reach the interpreter's limit on a client's say-so.
-MAX_FRAME_DEPTH = 16
-# Per socket, in memory (no engine round trip): frames that are cheap to send and not free to answer. `auth`
-# costs a token check and a database read; the web app sends it once per connection and once per token refresh.
-# `ping` is a keepalive every 20 s. Over the limit a frame is answered RATE_LIMITED; a socket that goes on to
-# send as many again within the same window is closed (CLOSE_POLICY).
-AUTH_LIMIT = (5, 10.0)  # frames, seconds
-PING_LIMIT = (5, 1.0)
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_TOO_SLOW = 4000
 CLOSE_UNKNOWN_STREAM = 4404
-
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
-
-
-def too_deep(text: str, limit: int = MAX_FRAME_DEPTH) -> bool:
-    """Whether the JSON ``text`` may nest deeper than ``limit``; certainly true past ``2 * limit``.
-
-    Frames with few brackets (all of ours) cost two counts. Otherwise the strings and everything but brackets
-    are removed and innermost pairs are peeled, one level or more per pass, for at most ``limit`` passes: each
-    pass is a scan in C, never a recursion. Unbalanced brackets count as too deep (the frame is not JSON).
-    """
-    if text.count("[") + text.count("{") <= limit:
-        return False
-    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
-    for _ in range(limit):
-        if not brackets:
-            return False
-        brackets = brackets.replace("[]", "").replace("{}", "")
-    return bool(brackets)
-
-
-def parse_frame(text: str) -> dict[str, Any] | None:
-    """A client frame: a JSON object with a string ``type``, or None."""
-    if too_deep(text):
-        return None
-    try:
-        frame = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        return None
-    return frame
-
-
-class _Window:
-    """A fixed-window counter for one kind of frame on one socket."""
-
-    __slots__ = ("count", "ends")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.ends = 0.0
-
-    def hit(self, limit: int, seconds: float, now: float) -> int:
-        """How many frames of this window are over ``limit``, this one included (0: within the limit)."""
-        if now >= self.ends:
-            self.count, self.ends = 0, now + seconds
-        self.count += 1
-        return max(0, self.count - limit)
 
 
 class ChatConnection:
@@ -160,8 +123,8 @@ class ChatConnection:
         self._writer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
         # Rate-limit windows, made on the first frame of their kind: an idle viewer carries none.
-        self._auth_window: _Window | None = None
-        self._ping_window: _Window | None = None
+        self._auth_window: Window | None = None
+        self._ping_window: Window | None = None
         # A detached socket's frames: the gateway that handles them, those not handled yet, and the task doing it.
         self._gateway: ChatGateway | None = None
         self._inbox: collections.deque[str | None] | None = None
@@ -210,20 +173,20 @@ class ChatConnection:
     def over_limit(self, kind: str, now: float) -> int:
         """Frames of ``kind`` over this socket's limit in the current window (0: within it)."""
         if kind == "auth":
-            window = self._auth_window = self._auth_window or _Window()
+            window = self._auth_window = self._auth_window or Window()
             return window.hit(*AUTH_LIMIT, now)
-        window = self._ping_window = self._ping_window or _Window()
+        window = self._ping_window = self._ping_window or Window()
         return window.hit(*PING_LIMIT, now)
 
     def retry_after(self, kind: str, now: float) -> int:
         window = self._auth_window if kind == "auth" else self._ping_window
-        return max(1, math.ceil(window.ends - now)) if window is not None else 1
+        return window.retry_after(now) if window is not None else 1
 
     async def close(self, code: int, reason: str) -> None:
         """Close from our side; nothing more is written after the close frame."""
         self.closed = True
         if self.websocket is not None:
-            await _close_quietly(self.websocket, code, reason)
+            await close_quietly(self.websocket, code, reason)
         elif (protocol := detachable(self._transport)) is not None:
             protocol.close_detached(code, reason)
 
@@ -282,7 +245,7 @@ class ChatConnection:
             self._transport.abort()
         elif self._writer is not None and self.websocket is not None:
             self._writer.cancel()
-            self._closing = asyncio.create_task(_close_quietly(self.websocket, CLOSE_TOO_SLOW, "too slow"))
+            self._closing = asyncio.create_task(close_quietly(self.websocket, CLOSE_TOO_SLOW, "too slow"))
 
     async def _write_queued(self) -> None:
         assert self._queue is not None
@@ -300,26 +263,6 @@ class ChatConnection:
                 await self._writer
 
 
-async def _accept(websocket: WebSocket, headers: list[tuple[bytes, bytes]], first_frame: bytes | None = None) -> bool:
-    """Answer the handshake (with the first frame, under our protocol); False when the peer has already gone."""
-    message: dict[str, Any] = {"type": "websocket.accept", "subprotocol": None, "headers": headers}
-    if first_frame is not None:
-        message[FIRST_FRAME] = first_frame
-    try:
-        if websocket.client_state == WebSocketState.CONNECTING:
-            await websocket.receive()  # the connect event, as Starlette's accept() reads it first
-        await websocket.send(message)
-    except (WebSocketDisconnect, RuntimeError):
-        return False
-    return True
-
-
-async def _close_quietly(websocket: WebSocket, code: int, reason: str = "") -> None:
-    with contextlib.suppress(Exception):
-        if websocket.application_state != WebSocketState.DISCONNECTED:
-            await websocket.close(code, reason)
-
-
 def make_chat_service(session: AsyncSession, settings: Settings, engine: Engine) -> ChatService:
     return ChatService(
         ChatRepository(session),
@@ -329,18 +272,6 @@ def make_chat_service(session: AsyncSession, settings: Settings, engine: Engine)
         history_seconds=settings.chat_history_seconds,
         rate_limit=(settings.chat_rate_limit_messages, settings.chat_rate_limit_window_seconds),
     )
-
-
-def origin_allowed(websocket: WebSocket, allowed: frozenset[str]) -> bool:
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser: nothing to protect from cross-site use
-    origin = origin.rstrip("/").lower()
-    if origin in allowed:
-        return True
-    host = websocket.headers.get("host", "").lower()
-    scheme = "https" if websocket.url.scheme == "wss" else "http"
-    return bool(host) and origin == f"{scheme}://{host}"
 
 
 class ChatGateway:
@@ -367,7 +298,7 @@ class ChatGateway:
 
     async def serve(self, websocket: WebSocket, stream_ref: str) -> None:
         if not origin_allowed(websocket, self.settings.websocket_origins):
-            log.warning("ws_origin_refused", origin=websocket.headers.get("origin"), client=_client(websocket))
+            log.warning("ws_origin_refused", origin=websocket.headers.get("origin"), client=client_of(websocket))
             await websocket.close(1008)  # before accept: the handshake is answered 403
             return
         stream_id = _stream_id(stream_ref)
@@ -375,9 +306,9 @@ class ChatGateway:
         anonymous_id, set_cookie = self._viewer_id(websocket)
         headers = [(b"set-cookie", set_cookie.encode())] if set_cookie else []
         if stream_id is None or snapshot is None:
-            if await _accept(websocket, headers):
+            if await accept(websocket, headers):
                 await websocket.send_text(frames.error("STREAM_NOT_FOUND", "No such stream"))
-                await _close_quietly(websocket, CLOSE_UNKNOWN_STREAM, "unknown stream")
+                await close_quietly(websocket, CLOSE_UNKNOWN_STREAM, "unknown stream")
             return
         extension = websocket.scope.get("extensions", {}).get(EXTENSION)
         connection = ChatConnection(
@@ -399,18 +330,18 @@ class ChatGateway:
                 # The engine (Redis) is unreachable: say so and let the client's backoff try again later.
                 log.exception("ws_join_failed", stream_id=str(stream_id))
                 connection.closed = True
-                if await _accept(websocket, headers):
+                if await accept(websocket, headers):
                     await websocket.send_text(frames.error("INTERNAL_ERROR", "Chat is unavailable; retrying soon"))
-                    await _close_quietly(websocket, CLOSE_TRY_AGAIN_LATER, "try again later")
+                    await close_quietly(websocket, CLOSE_TRY_AGAIN_LATER, "try again later")
                 return
             hello = snapshot.hello(joined.count, joined.history)
             if connection.transport is not None:
                 # One write, one packet: the handshake's response and the hello (raw_socket.FIRST_FRAME).
-                if not await _accept(websocket, headers, first_frame=Outgoing(hello).frame):
+                if not await accept(websocket, headers, first_frame=Outgoing(hello).frame):
                     return
                 connection.start(None, joined.history)
             else:
-                if not await _accept(websocket, headers):
+                if not await accept(websocket, headers):
                     return
                 connection.start(hello, joined.history)
             del joined, hello
@@ -471,9 +402,7 @@ class ChatGateway:
         if text is None:
             connection.send_text(frames.error("BAD_FRAME", "Frames are JSON text"))
             return True
-        # surrogatepass: a lone surrogate (possible from an in-process ASGI client, never off the wire) is measured,
-        # then refused as unstorable text, instead of raising here.
-        if len(text) > MAX_FRAME_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+        if too_big(text):
             await connection.close(CLOSE_TOO_BIG, "frame too big")  # nothing more is written after it
             return False
         try:
@@ -511,16 +440,9 @@ class ChatGateway:
             connection.send_text(frames.error("BAD_FRAME", f"Unknown frame type {kind[:40]!r}"))
 
     async def _refuse_flood(self, connection: ChatConnection, kind: str, over: int, now: float) -> None:
-        limit, seconds = AUTH_LIMIT if kind == "auth" else PING_LIMIT
-        if over <= limit:
-            retry_after = connection.retry_after(kind, now)
-            connection.send_text(
-                frames.error(
-                    "RATE_LIMITED",
-                    f"At most {limit} {kind} frames per {seconds:g} s",
-                    retry_after=retry_after,
-                )
-            )
+        refusal = flood_refusal(kind, over, connection.retry_after(kind, now))
+        if refusal is not None:
+            connection.send_text(refusal)
             return
         # Told, and going on: this is no client of ours.
         log.info("ws_closed_flood", connection_id=connection.connection_id, frame=kind)
@@ -598,7 +520,3 @@ def _is_chat(message: Outgoing) -> bool:
 
 def _ids(history: list[str]) -> set[str]:
     return {json.loads(payload)["id"] for payload in history}
-
-
-def _client(websocket: WebSocket) -> str | None:
-    return f"{websocket.client.host}:{websocket.client.port}" if websocket.client else None

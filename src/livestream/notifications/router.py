@@ -5,17 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, WebSocket
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.requests import Request
+from starlette.routing import WebSocketRoute
 
 from livestream.auth.dependencies import CurrentUser
-from livestream.http.deps import SettingsDep
+from livestream.http.deps import SessionDep, SettingsDep, after_commit, lookup
 from livestream.http.pagination import PageDep
 from livestream.http.responses import errors
-from livestream.notifications.dependencies import NotificationServiceDep
+from livestream.notifications.dependencies import LiveNotificationsDep, NotificationServiceDep
 from livestream.notifications.errors import UnsubscribeTokenMissing
+from livestream.notifications.live import LiveNotifications
 from livestream.notifications.schemas import (
     MarkedRead,
     NotificationOut,
@@ -28,6 +30,15 @@ from livestream.notifications.schemas import (
 from livestream.pagination import Page
 
 router = APIRouter(tags=["notifications"])
+
+
+async def me_socket(websocket: WebSocket) -> None:
+    """A signed-in user's new notifications and unread count, live (protocol: docs/realtime.md, "/ws/me")."""
+    await lookup(websocket, LiveNotifications).serve(websocket)
+
+
+# A plain Starlette route, as the chat socket's: no dependency machinery kept alive for the socket's lifetime.
+router.routes.append(WebSocketRoute("/ws/me", me_socket, name="me_socket"))
 
 
 @router.get(
@@ -56,8 +67,14 @@ async def unread_count(user: CurrentUser, notifications: NotificationServiceDep)
 @router.post(
     "/api/notifications/read-all", response_model=MarkedRead, responses=errors(401), operation_id="readAllNotifications"
 )
-async def read_all(user: CurrentUser, notifications: NotificationServiceDep) -> MarkedRead:
-    return MarkedRead(marked=await notifications.mark_all_read(user.user_id))
+async def read_all(
+    user: CurrentUser, notifications: NotificationServiceDep, live: LiveNotificationsDep, session: SessionDep
+) -> MarkedRead:
+    marked = await notifications.mark_all_read(user.user_id)
+    if marked:
+        # The user's other pages show the count drop (the /ws/me socket), once it is committed.
+        after_commit(session, lambda: live.read_changed(user.user_id))
+    return MarkedRead(marked=marked)
 
 
 @router.post(
@@ -67,10 +84,16 @@ async def read_all(user: CurrentUser, notifications: NotificationServiceDep) -> 
     operation_id="readNotification",
 )
 async def read_one(
-    notification_id: uuid.UUID, user: CurrentUser, notifications: NotificationServiceDep
+    notification_id: uuid.UUID,
+    user: CurrentUser,
+    notifications: NotificationServiceDep,
+    live: LiveNotificationsDep,
+    session: SessionDep,
 ) -> NotificationOut:
     """Mark one of your notifications read (404 for anyone else's)."""
-    return await notifications.mark_read(user.user_id, notification_id)
+    read = await notifications.mark_read(user.user_id, notification_id)
+    after_commit(session, lambda: live.read_changed(user.user_id))
+    return read
 
 
 @router.get(

@@ -97,6 +97,8 @@ class _Channel:
     joining: _JoinBatch | None = None
     flushing: bool = False
     flush_took: float = 0.0
+    # False for a channel this process only listens to (``Hub.listen``): no presence entries, no viewer counts.
+    presence: bool = True
 
 
 class Hub:
@@ -145,6 +147,8 @@ class Hub:
                 await task
         self._tasks = []
         for channel, state in list(self._channels.items()):
+            if not state.presence:
+                continue
             # A clean shutdown takes its viewers out at once instead of waiting for the TTL.
             with contextlib.suppress(Exception):
                 await self.engine.presence_remove(channel, list(state.subscribers))
@@ -216,6 +220,26 @@ class Hub:
                 if unserved is not None and not unserved.done.done():
                     unserved.done.cancel()
             state.joining = None
+
+    async def listen(self, channel: str, subscriber: Subscriber) -> None:
+        """Receive ``channel``'s publications in ``subscriber``, without presence or viewer counts (a process's
+        dispatcher for a channel of its own, such as the notifications'). The engine subscription is shared with
+        every other local subscriber of the channel, and dropped by the last ``unlisten``."""
+        async with self._lock:
+            state = self._channels.get(channel)
+            if state is None:
+                await self.engine.subscribe(channel)
+                state = self._channels[channel] = _Channel(presence=False)
+            state.subscribers[subscriber.connection_id] = subscriber
+
+    async def unlisten(self, channel: str, subscriber: Subscriber) -> None:
+        async with self._lock:
+            state = self._channels.get(channel)
+            if state is None or state.subscribers.pop(subscriber.connection_id, None) is None:
+                return
+            if not state.subscribers:
+                del self._channels[channel]
+                await self.engine.unsubscribe(channel)
 
     async def update_member(self, channel: str, subscriber: Subscriber) -> None:
         """The connection signed in (or switched account): it now counts as that user."""
@@ -289,12 +313,16 @@ class Hub:
 
     async def _refresh_presence(self) -> None:
         for channel, state in list(self._channels.items()):
+            if not state.presence:
+                continue
             entries = [self._entry(s) for s in list(state.subscribers.values())]
             if entries:
                 await self.engine.presence_refresh(channel, entries, self.presence_ttl)
 
     async def _broadcast_counts(self) -> None:
         for channel, state in list(self._channels.items()):
+            if not state.presence:
+                continue
             count = (await self.engine.presence_count(channel)).count
             if count != state.last_count:
                 state.last_count = count
