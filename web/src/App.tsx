@@ -7,13 +7,17 @@ import { RequireAuth } from "./components/RequireAuth";
 import { NotFound } from "./components/Status";
 import { DashboardPage } from "./pages/DashboardPage";
 import { FollowListPage } from "./pages/FollowListPage";
+import { ForgotPasswordPage } from "./pages/ForgotPasswordPage";
 import { HomePage } from "./pages/HomePage";
 import { LoginPage } from "./pages/LoginPage";
 import { NotificationsPage } from "./pages/NotificationsPage";
 import { ProfilePage } from "./pages/ProfilePage";
 import { RegisterPage } from "./pages/RegisterPage";
+import { ResetPasswordPage } from "./pages/ResetPasswordPage";
 import { SettingsNotificationsPage } from "./pages/SettingsNotificationsPage";
 import { SettingsProfilePage } from "./pages/SettingsProfilePage";
+import { UnsubscribePage } from "./pages/UnsubscribePage";
+import { VerifyEmailPage } from "./pages/VerifyEmailPage";
 import { WatchPage } from "./pages/WatchPage";
 
 export const routes: RouteObject[] = [
@@ -23,10 +27,15 @@ export const routes: RouteObject[] = [
       { index: true, element: <HomePage /> },
       { path: "login", element: <LoginPage /> },
       { path: "register", element: <RegisterPage /> },
+      { path: "verify-email", element: <VerifyEmailPage /> },
+      { path: "forgot-password", element: <ForgotPasswordPage /> },
+      { path: "reset-password", element: <ResetPasswordPage /> },
       { path: "u/:username", element: <ProfilePage /> },
       { path: "u/:username/followers", element: <FollowListPage kind="followers" /> },
       { path: "u/:username/following", element: <FollowListPage kind="following" /> },
       { path: "watch/:streamId", element: <WatchPage /> },
+      // The link in notification emails: works signed out.
+      { path: "unsubscribe", element: <UnsubscribePage /> },
       {
         path: "dashboard",
         element: (
