@@ -24,7 +24,7 @@ def settings_overrides(tmp_path: Path) -> dict[str, object]:
     return {"web_dist": dist}
 
 
-@pytest.mark.parametrize("path", ["/", "/login", "/u/alice/followers"])
+@pytest.mark.parametrize("path", ["/", "/login", "/u/alice/followers", "/unsubscribe?token=abc.def"])
 async def test_client_routes_get_index_with_csp(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 200
