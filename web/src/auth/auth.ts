@@ -17,9 +17,13 @@ export async function login(body: LoginBody): Promise<UserPrivate> {
   return tokens.user;
 }
 
-/** Create the account, then sign in with the same credentials. */
-export async function register(body: RegisterBody): Promise<UserPrivate> {
-  await unwrap(api.POST("/api/auth/register", { body }));
+/**
+ * Create the account, then sign in with the same credentials. When the server sends email the account
+ * exists only once the link mailed to the address is used: then the answer is "check_email".
+ */
+export async function register(body: RegisterBody): Promise<UserPrivate | "check_email"> {
+  const created = await unwrap(api.POST("/api/auth/register", { body }));
+  if ("status" in created && created.status === "check_email") return "check_email";
   return login({ login: body.username, password: body.password });
 }
 

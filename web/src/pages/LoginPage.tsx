@@ -64,10 +64,18 @@ export function LoginPage() {
             error={fieldErrors.password}
             onChange={(e) => setForm({ ...form, password: e.target.value })}
           />
+          <p className="field-hint">
+            <Link to="/forgot-password">Forgot password?</Link>
+          </p>
           <button type="submit" className="btn btn--primary btn--block" disabled={submitting}>
             {submitting ? "Logging in…" : "Log in"}
           </button>
         </form>
+        {formError && (
+          <p className="field-hint" data-testid="login-signup-hint">
+            Just signed up? Your account exists once you open the link we emailed you.
+          </p>
+        )}
         <p className="auth-switch muted">
           New to LiveStream Pro? <Link to="/register">Create an account</Link>
         </p>

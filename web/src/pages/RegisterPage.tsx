@@ -14,8 +14,27 @@ export function RegisterPage() {
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [submitting, setSubmitting] = useState(false);
+  // The server sends email: the account exists once the link mailed to this address is opened.
+  const [pendingEmail, setPendingEmail] = useState<string | null>(null);
 
   if (status === "authenticated" && !submitting) return <Navigate to="/" replace />;
+  if (pendingEmail !== null) {
+    return (
+      <section className="page page--auth" aria-labelledby="register-title">
+        <div className="auth-card card" role="status" data-testid="register-check-email">
+          <h1 id="register-title">Check your email</h1>
+          <p className="notice">
+            We have sent a link to <strong>{pendingEmail}</strong>. Open it within 24 hours to confirm your address and
+            finish creating your account.
+          </p>
+          <p className="muted">
+            Nothing arrived? Check your spam folder. If the address already has an account, its owner gets a note
+            instead: <Link to="/login">log in</Link> or <Link to="/forgot-password">reset the password</Link>.
+          </p>
+        </div>
+      </section>
+    );
+  }
 
   const set = (key: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
 
@@ -33,6 +52,11 @@ export function RegisterPage() {
     setSubmitting(true);
     try {
       const user = await register(body);
+      if (user === "check_email") {
+        setPendingEmail(body.email);
+        setSubmitting(false);
+        return;
+      }
       navigate(`/u/${encodeURIComponent(user.username)}`, { replace: true, state: { welcome: true } });
     } catch (err) {
       const { fields, form: message } = formErrors(err, ["username", "email", "password"]);

@@ -8,6 +8,7 @@ import { Avatar } from "../components/Avatar";
 import { FormError, TextAreaField, TextField } from "../components/FormField";
 import { checkEmail, checkNewPassword, checkUsername, compact } from "../lib/validation";
 import { usePageTitle } from "../lib/usePageTitle";
+import { VerifyEmailHint } from "../components/VerifyEmailHint";
 
 const DISPLAY_NAME_MAX = 100;
 const BIO_MAX = 1000;
@@ -133,6 +134,7 @@ function AccountForm({ user }: { user: UserPrivate }) {
     <form onSubmit={onSubmit} noValidate className="form card settings-card" aria-labelledby="account-form-title" data-testid="account-form">
       <h2 id="account-form-title">Account and security</h2>
       <p className="muted">Your email is private. Changing it or your password needs your current password.</p>
+      <VerifyEmailHint />
       <FormError message={state.form} />
       <TextField
         label="Email"
