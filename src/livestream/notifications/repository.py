@@ -10,12 +10,14 @@ from typing import Any
 from sqlalchemy import JSON, String, and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Exists
 
 from livestream.db import UTCDateTime, utcnow
 from livestream.follows.models import Follow
 from livestream.notifications.delivery import Written
 from livestream.notifications.models import KINDS, Notification, NotificationSettings
 from livestream.pagination import Cursor
+from livestream.streams.models import Stream
 from livestream.users.models import User
 
 
@@ -56,10 +58,7 @@ class NotificationRepository:
         """One notification for each follower in (after, upto] who has not muted the creator nor turned the kind
         off, in one INSERT … SELECT; followers notified before (same event) are skipped. Returns the rows written."""
         new_id: Any = func.gen_random_uuid() if self._postgres else func.lower(func.hex(func.randomblob(16)))
-        muted_kind = exists().where(
-            NotificationSettings.user_id == Follow.follower_id,
-            getattr(NotificationSettings, kind).is_(False),
-        )
+        muted_kind = _kind_off(kind)
         source = select(
             new_id,
             Follow.follower_id,
@@ -88,6 +87,45 @@ class NotificationRepository:
             Written(notification_id=row[0], user_id=row[1], kind=kind, payload=payload, created_at=row[2])
             for row in result
         ]
+
+    async def live_streams_started_between(
+        self, earliest: datetime, latest: datetime, limit: int
+    ) -> list[tuple[uuid.UUID, uuid.UUID, datetime]]:
+        """(stream, creator, started_at) of the streams whose video has arrived and is still on, opened between
+        the two moments, oldest first."""
+        query = (
+            select(Stream.stream_id, Stream.user_id, Stream.started_at)
+            .where(
+                Stream.status == "live",
+                Stream.media_state.in_(("live", "reconnecting")),
+                Stream.started_at >= earliest,
+                Stream.started_at <= latest,
+            )
+            .order_by(Stream.started_at)
+            .limit(limit)
+        )
+        return [(row[0], row[1], row[2]) for row in await self.session.execute(query)]
+
+    async def someone_not_told(
+        self, creator_id: uuid.UUID, *, kind: str, event_key: str, followed_by: datetime
+    ) -> bool:
+        """Whether a follower who followed at ``followed_by`` or before and would get ``kind`` from this creator has
+        no notification of the event: a finished fan-out leaves none. Walks the follows from the newest follow_id,
+        where a fan-out cut short left its gap (the fan-out goes in follow_id order)."""
+        told = exists().where(Notification.user_id == Follow.follower_id, Notification.event_key == event_key)
+        query = (
+            select(Follow.follow_id)
+            .where(
+                Follow.following_id == creator_id,
+                Follow.notify.is_(True),
+                Follow.created_at <= followed_by,
+                ~told,
+                ~_kind_off(kind),
+            )
+            .order_by(Follow.follow_id.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(query)).first() is not None
 
     async def add_unless_there(self, notification: Notification) -> Written | None:
         """One notification for one recipient; None when that event already reached them."""
@@ -232,6 +270,14 @@ class NotificationRepository:
         settings.updated_at = utcnow()
         await self.session.merge(settings)
         await self.session.flush()
+
+
+def _kind_off(kind: str) -> Exists:
+    """The follower (of the Follow row in the query) turned notifications of ``kind`` off."""
+    return exists().where(
+        NotificationSettings.user_id == Follow.follower_id,
+        getattr(NotificationSettings, kind).is_(False),
+    )
 
 
 DEFAULTS: dict[str, Any] = {
