@@ -41,3 +41,9 @@ export type NotificationSettings = JsonResponse<"/api/users/me/notification-sett
 export type NotificationSettingsBody = JsonBody<"/api/users/me/notification-settings", "put">;
 export type NotificationKindSwitches = NonNullable<NotificationSettingsBody["kinds"]>;
 export type UnreadCountBody = JsonResponse<"/api/notifications/unread-count", "get", 200>;
+
+export type Schedule = JsonResponse<"/api/schedules/{schedule_id}", "get", 200>;
+export type SchedulePage = JsonResponse<"/api/schedules", "get", 200>;
+export type ScheduleStatus = Schedule["status"];
+export type ScheduleCreateBody = JsonBody<"/api/schedules", "post">;
+export type ScheduleUpdateBody = JsonBody<"/api/schedules/{schedule_id}", "put">;

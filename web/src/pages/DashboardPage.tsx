@@ -16,6 +16,7 @@ import { ArchivesCard } from "../archives/ArchivesCard";
 import { BansCard } from "../chat/BansCard";
 import { ChatPanel } from "../chat/ChatPanel";
 import { ModeratorsCard } from "../chat/ModeratorsCard";
+import { ScheduleCard } from "../schedules/ScheduleCard";
 import { useLiveChannel, useViewerCount } from "../chat/useChat";
 import { BitrateGraph } from "../components/BitrateGraph";
 import { CopyButton } from "../components/CopyButton";
@@ -584,6 +585,8 @@ function Dashboard({ user }: { user: UserPrivate }) {
           }}
         />
       )}
+
+      <ScheduleCard user={user} />
 
       <ArchivesCard userId={user.user_id} endedStreamId={endedStreamId} />
 

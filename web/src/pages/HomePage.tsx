@@ -2,6 +2,7 @@ import { Link } from "react-router-dom";
 import { errorMessage } from "../api/errors";
 import { useStreamList } from "../api/streams";
 import { useSession } from "../auth/auth";
+import { FollowingSchedules } from "../schedules/FollowingSchedules";
 import { EmptyState, Spinner } from "../components/Status";
 import { StreamCard } from "../components/StreamBits";
 import { usePageTitle } from "../lib/usePageTitle";
@@ -100,6 +101,8 @@ export function HomePage() {
         </div>
         <LiveNow />
       </section>
+
+      <FollowingSchedules />
 
       <section className="home-section" aria-labelledby="creators-title">
         <div className="section-head">

@@ -7,6 +7,7 @@ import type { UserPublic } from "../api/types";
 import { useSession } from "../auth/auth";
 import { Avatar } from "../components/Avatar";
 import { FollowButton } from "../components/FollowButton";
+import { ChannelSchedule } from "../schedules/ChannelSchedule";
 import { EmptyState, NotFound, Spinner } from "../components/Status";
 import { StreamCard } from "../components/StreamBits";
 import { formatCount, formatJoined, plural } from "../lib/format";
@@ -122,6 +123,8 @@ function ChannelStreams({ user, isOwner }: { user: UserPublic; isOwner: boolean 
           </ul>
         </section>
       ) : null}
+
+      <ChannelSchedule user={user} />
 
       <ChannelArchives user={user} isOwner={isOwner} />
 
