@@ -1,9 +1,9 @@
 // In-app notifications: TanStack Query hooks, and the cache updates when some are read.
 //
-// There is no per-user socket for notifications yet, so the unread count is polled: every
-// UNREAD_POLL_MS while the tab is visible (TanStack Query pauses interval refetches in a hidden tab),
-// and again whenever the window regains focus. A new notification can therefore take up to that
-// long to show; nothing in the UI promises "instant".
+// The unread count comes live over the user's socket (/ws/me, notifications/useLiveNotifications.ts)
+// while it is connected, and is polled as a fallback: every UNREAD_SLOW_POLL_MS while the socket is
+// live, every UNREAD_POLL_MS while it is not (TanStack Query pauses interval refetches in a hidden tab),
+// and again whenever the window regains focus.
 import { type InfiniteData, type QueryClient, useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
 import { useSession } from "../auth/auth";
@@ -11,6 +11,7 @@ import { api, unwrap } from "./client";
 import type { Notification, NotificationPage, NotificationSettings, NotificationSettingsBody, UnreadCountBody } from "./types";
 
 export const UNREAD_POLL_MS = 30_000;
+export const UNREAD_SLOW_POLL_MS = 120_000;
 /** The header's dropdown shows this many. */
 export const LATEST_LIMIT = 10;
 export const NOTIFICATION_PAGE_SIZE = 20;
@@ -30,14 +31,14 @@ function useViewerId(): string | null {
   return status === "authenticated" && user ? user.user_id : null;
 }
 
-/** How many of the viewer's notifications are unread; polled (see the top of this file). */
-export function useUnreadCount() {
+/** How many of the viewer's notifications are unread; polled every `pollMs` (see the top of this file). */
+export function useUnreadCount(pollMs: number = UNREAD_POLL_MS) {
   const viewerId = useViewerId();
   const query = useQuery({
     queryKey: notificationKeys.unread(viewerId ?? ""),
     enabled: viewerId !== null,
     queryFn: () => unwrap(api.GET("/api/notifications/unread-count")),
-    refetchInterval: UNREAD_POLL_MS,
+    refetchInterval: pollMs,
     refetchIntervalInBackground: false,
     // TanStack Query refetches when the tab becomes visible again; a window regaining focus with its
     // tab already visible (switching back from another app) is caught below.

@@ -1,12 +1,21 @@
-// The header's bell: the unread count (polled, see src/api/notifications.ts) and a dropdown of the latest few.
+// The header's bell: the unread count (live over /ws/me, polled as a fallback: see src/api/notifications.ts)
+// and a dropdown of the latest few.
 import { useEffect, useRef, useState } from "react";
 import { Link, useLocation } from "react-router-dom";
 import { errorMessage } from "../api/errors";
-import { useLatestNotifications, useMarkAllRead, useMarkRead, useUnreadCount } from "../api/notifications";
+import {
+  UNREAD_POLL_MS,
+  UNREAD_SLOW_POLL_MS,
+  useLatestNotifications,
+  useMarkAllRead,
+  useMarkRead,
+  useUnreadCount,
+} from "../api/notifications";
 import type { Notification, UserPrivate } from "../api/types";
 import { Spinner } from "../components/Status";
 import { badgeText } from "./describe";
 import { NotificationItem } from "./NotificationItem";
+import { useLiveNotifications } from "./useLiveNotifications";
 
 export function BellIcon({ off = false, size = 18 }: { off?: boolean; size?: number }) {
   return (
@@ -27,7 +36,8 @@ export function NotificationBell({ user }: { user: UserPrivate }) {
   const [open, setOpen] = useState(false);
   const root = useRef<HTMLDivElement>(null);
   const location = useLocation();
-  const count = useUnreadCount();
+  const live = useLiveNotifications(user.user_id);
+  const count = useUnreadCount(live ? UNREAD_SLOW_POLL_MS : UNREAD_POLL_MS);
   const latest = useLatestNotifications(open);
   const markRead = useMarkRead();
   const markAll = useMarkAllRead();
@@ -70,6 +80,7 @@ export function NotificationBell({ user }: { user: UserPrivate }) {
         aria-controls="notif-panel"
         aria-label={badge ? `Notifications, ${badge} unread` : "Notifications"}
         data-testid="notification-bell"
+        data-live={live ? "true" : "false"}
         onClick={() => setOpen((v) => !v)}
       >
         <BellIcon />
