@@ -3,7 +3,7 @@
 No HTTP here, and no email either: each request writes one ``account_tokens`` row and, after commit, hands its
 id to the sending job (``auth.emails``). So a request does the same work whatever the address turns out to
 be (an account or none, free or taken): whether it has an account is decided by the job, after the answer has
-gone. The request side never learns it, and neither can the one who asked. See docs/decisions.md, D19.
+gone. The request side never learns it, and neither can the one who asked. See docs/decisions.md, D20.
 """
 
 from __future__ import annotations
@@ -99,10 +99,11 @@ class AccountService:
         await self._outbox(AccountToken(purpose="reset_password", email=email, expires_at=utcnow() + RESET_LIFETIME))
 
     async def resend_verification(self, user: User, *, client: str) -> None:
-        if not self.email_enabled:
-            raise errors.EmailDisabled()
+        # Already confirmed is true with or without a mail server: said first.
         if user.email_verified_at is not None:
             raise errors.EmailAlreadyVerified()
+        if not self.email_enabled:
+            raise errors.EmailDisabled()
         if self.throttle is not None:
             await self.throttle.hit(user.email, client)
         await self._verification_for(user)

@@ -1,7 +1,7 @@
 """Account emails, the sending side: the job that mails one ``account_tokens`` row, and what each email says.
 
 The job runs after the request's commit. It is the only place that finds out whether an address has an
-account, so nothing about that reaches whoever asked (docs/decisions.md, D19):
+account, so nothing about that reaches whoever asked (docs/decisions.md, D20):
 
 * a sign-up (``register``): a free address gets a link that creates the account; a taken one gets, instead, a
   "someone tried to sign up with your address" notice, and the row is spent;

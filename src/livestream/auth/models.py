@@ -36,7 +36,7 @@ class RevokedAccessToken(Base):
 
 
 # What an account token is for. ``register``: a sign-up waiting for its address to be confirmed (no user row yet,
-# docs/decisions.md D19); ``verify_email``: confirming a signed-in account's address; ``reset_password``.
+# docs/decisions.md D20); ``verify_email``: confirming a signed-in account's address; ``reset_password``.
 TOKEN_PURPOSES = ("register", "verify_email", "reset_password")
 
 

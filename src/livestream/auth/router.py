@@ -86,7 +86,7 @@ async def register(
     body: RegisterRequest, request: Request, users: UserServiceDep, accounts: AccountServiceDep
 ) -> UserPrivate | JSONResponse:
     """Without email (no SMTP): 201, the account exists and can sign in; a taken address is 409 EMAIL_TAKEN.
-    With email: 202 whether the address is free or taken (D19); the account exists once its link is used."""
+    With email: 202 whether the address is free or taken (D20); the account exists once its link is used."""
     if accounts.email_enabled:
         await accounts.start_registration(
             username=body.username, email=body.email, password=body.password, client=_client_address(request)

@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Accounts from before are left unconfirmed: nothing ever proved their addresses (D19). Plain ALTERs, not a
+    # Accounts from before are left unconfirmed: nothing ever proved their addresses (D20). Plain ALTERs, not a
     # batch: SQLite's batch copies the table and would lose the lower(username)/lower(email) unique indexes.
     op.add_column("users", sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
