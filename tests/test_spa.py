@@ -24,7 +24,18 @@ def settings_overrides(tmp_path: Path) -> dict[str, object]:
     return {"web_dist": dist}
 
 
-@pytest.mark.parametrize("path", ["/", "/login", "/u/alice/followers", "/unsubscribe?token=abc.def"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/login",
+        "/u/alice/followers",
+        "/unsubscribe?token=abc.def",
+        "/verify-email?token=abc_-1",
+        "/forgot-password",
+        "/reset-password?token=abc_-1",
+    ],
+)
 async def test_client_routes_get_index_with_csp(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 200
