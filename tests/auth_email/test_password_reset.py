@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
@@ -224,6 +225,12 @@ async def test_a_mail_server_outage_is_retried(
     await create_user(app, "patient", email="patient@example.com")
     smtp_server.stop()
     assert (await client.post(FORGOT, json={"email": "patient@example.com"})).status_code == 202
+    # The first attempt has failed (connection refused) and its retry waits: the server comes back.
+    jobs = container(app).jobs
+    deadline = time.monotonic() + 10
+    while not any(task.get_name() == "retry:auth.account_email" for task in jobs._background):
+        assert time.monotonic() < deadline, "the failed send was not scheduled again"
+        await asyncio.sleep(0.01)
     smtp_server.start()
     (message,) = await mail_to(smtp_server, "patient@example.com", within=20)
     _, token = link_in(message, "reset-password")
