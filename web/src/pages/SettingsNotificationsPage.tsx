@@ -1,8 +1,10 @@
+import { useEffect, useState } from "react";
 import { Link } from "react-router-dom";
 import { errorMessage } from "../api/errors";
 import { useNotificationSettings, useUpdateNotificationSettings } from "../api/notifications";
 import type { NotificationKindSwitches, NotificationSettings } from "../api/types";
 import { Spinner } from "../components/Status";
+import { disablePush, enablePush, type EnableResult, pushSupport, type PushSupport, syncPush } from "../notifications/push";
 import { usePageTitle } from "../lib/usePageTitle";
 
 type Kind = keyof NotificationKindSwitches & keyof NotificationSettings["kinds"];
@@ -48,10 +50,62 @@ function Switch({
   );
 }
 
+const PUSH_REFUSED: Record<Exclude<EnableResult, "subscribed">, string> = {
+  blocked:
+    "Notifications are blocked for this site. Allow them in your browser's site settings (the icon left of the address), then switch this on again.",
+  dismissed: "Push stays off: the browser's prompt was closed without allowing notifications.",
+  unsupported: "This browser cannot receive push notifications.",
+};
+
+function pushHint(available: boolean, support: PushSupport): string | undefined {
+  if (!available) return "Browser push is not available on this server";
+  if (support === "unsupported") return "This browser cannot receive push notifications";
+  if (support === "blocked") return "Blocked in this browser: allow notifications for this site in your browser's settings";
+  return "Asks your browser for permission; applies to this browser";
+}
+
+function usePushSwitch(on: boolean, available: boolean, save: (on: boolean) => void) {
+  const [support, setSupport] = useState<PushSupport>(() => pushSupport());
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+
+  // Push on: keep the server's copy of this browser's subscription current (never prompts).
+  useEffect(() => {
+    if (on && available) void syncPush().catch(() => undefined);
+  }, [on, available]);
+
+  async function change(next: boolean) {
+    setBusy(true);
+    setProblem(null);
+    try {
+      if (next) {
+        const result = await enablePush();
+        setSupport(pushSupport());
+        if (result === "subscribed") save(true);
+        else setProblem(PUSH_REFUSED[result]);
+      } else {
+        save(false);
+        await disablePush();
+      }
+    } catch (error) {
+      setProblem(`Could not ${next ? "turn on" : "turn off"} push in this browser: ${errorMessage(error)}`);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return { support, busy, problem, change };
+}
+
 export function SettingsNotificationsPage() {
   const settings = useNotificationSettings();
   const update = useUpdateNotificationSettings();
   usePageTitle("Notification settings");
+  const push = usePushSwitch(
+    settings.data?.push ?? false,
+    settings.data?.push_available ?? false,
+    (on) => update.mutate({ push: on }),
+  );
 
   return (
     <div className="page page--narrow settings">
@@ -99,12 +153,19 @@ export function SettingsNotificationsPage() {
             />
             <Switch
               label="As browser push notifications"
-              hint={settings.data.push_available ? undefined : "Browser push is not available yet"}
+              hint={pushHint(settings.data.push_available, push.support)}
               testId="delivery-push"
               checked={settings.data.push}
-              disabled={!settings.data.push_available}
-              onChange={(on) => update.mutate({ push: on })}
+              disabled={
+                !settings.data.push_available || push.busy || (push.support !== "available" && !settings.data.push)
+              }
+              onChange={(on) => void push.change(on)}
             />
+            {push.problem ? (
+              <p className="form-error" role="alert" data-testid="push-problem">
+                {push.problem}
+              </p>
+            ) : null}
           </section>
         </>
       )}
