@@ -29,6 +29,8 @@ from sqlalchemy.engine import make_url
 from websockets.sync.client import ClientConnection, connect
 
 from livestream.media import files
+from livestream.notifications.unsubscribe import unsubscribe_token
+from tests.postman.account_seed import seed_account_tokens
 from tests.support.live_server import ROOT, LiveServer
 from tests.support.recordings import record
 
@@ -51,6 +53,14 @@ UNREACHABLE: dict[tuple[str, str, int], str] = {
     ("DELETE", "/api/archives/{archive_id}", 503): "needs unreachable archive storage",
     ("GET", "/vod/{archive_id}/{name}", 503): "needs unreachable archive storage",
     ("GET", "/vod/{archive_id}/{name}", 302): "needs S3 storage (the test server stores archives on disk)",
+    # The test server sends no email; with SMTP on these are tests/auth_email's (a real SMTP server there).
+    ("POST", "/api/auth/register", 202): "needs SMTP (with it, sign-up answers 202 'check your email')",
+    ("POST", "/api/auth/register", 429): "needs SMTP (only sign-ups that send email are throttled)",
+    ("POST", "/api/auth/forgot-password", 202): "needs SMTP (without it: 503 EMAIL_DISABLED)",
+    ("POST", "/api/auth/forgot-password", 429): "needs SMTP (the email throttle comes after the 503)",
+    ("POST", "/api/auth/verify-email/resend", 202): "needs SMTP (without it: 503 EMAIL_DISABLED)",
+    ("POST", "/api/auth/verify-email/resend", 429): "needs SMTP (the email throttle comes after the 503)",
+    ("POST", "/api/auth/verify-email/resend", 400): "takes no parameters or body; a body, even malformed, is ignored",
 }
 
 # What the transcoder leaves in a live stream's folder (media/ffmpeg.py HlsLayout), small enough to write by hand.
@@ -298,6 +308,7 @@ def test_newman_runs_collection(
 ) -> None:
     _ensure_newman()
     chat_message_id = _seed_chat_message(live_server, seeded_stream)
+    account_links = seed_account_tokens(live_server, SEED_PASSWORD)
     env_vars = {
         "baseUrl": live_server.base_url,
         "hlsStreamId": seeded_stream.stream_id,
@@ -309,6 +320,12 @@ def test_newman_runs_collection(
         "archiveStreamId": seeded_archives.stream_id,
         "archiveReadyId": seeded_archives.ready_id,
         "archiveFailedId": seeded_archives.failed_id,
+        **account_links,
+        # The link of a notification email, as the server signs it (its development secret is in its var dir).
+        "unsubscribeToken": unsubscribe_token(
+            (Path(live_server.env["LS_VAR_DIR"]) / "secret_key").read_text().strip(),
+            uuid.UUID(seeded_archives.user_id),
+        ),
     }
     command = [
         str(NEWMAN),
@@ -342,6 +359,7 @@ def test_newman_runs_collection(
     assert "the seeded message, markup and all" in output, output
     assert "a VOD playlist" in output, output
     assert "told the archive is ready" in output, output
+    assert "the account now exists, its address confirmed" in output, output
 
 
 def test_collection_covers_every_operation(live_server: LiveServer) -> None:
