@@ -127,6 +127,7 @@ class MeSocket:
 
     __slots__ = (
         "_auth_window",
+        "_closing",
         "_ping_window",
         "_queue",
         "_writer",
@@ -148,6 +149,7 @@ class MeSocket:
         self.closed = False
         self._auth_window: Window | None = None
         self._ping_window: Window | None = None
+        self._closing = False  # a close frame is queued behind the frames still to send
         self._queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_FRAMES)
         self._writer = asyncio.create_task(self._write())
 
@@ -161,6 +163,7 @@ class MeSocket:
             log.info("ws_me_dropped_slow_client", connection_id=self.connection_id)
             self._writer.cancel()
             self._writer = asyncio.create_task(close_quietly(self.websocket, CLOSE_TOO_SLOW, "too slow"))
+            self._closing = True
 
     def window(self, kind: str) -> Window:
         if kind == "auth":
@@ -176,9 +179,11 @@ class MeSocket:
         self.closed = True
         try:
             self._queue.put_nowait((code, reason))
+            self._closing = True
         except asyncio.QueueFull:
             self._writer.cancel()
             self._writer = asyncio.create_task(close_quietly(self.websocket, code, reason))
+            self._closing = True
 
     async def _write(self) -> None:
         with contextlib.suppress(Exception):
@@ -191,10 +196,10 @@ class MeSocket:
                 await self.websocket.send_text(item)
 
     async def stop(self) -> None:
-        """The connection is over: let the writer send what it has (a close frame), briefly, then end it."""
+        """The connection is over: let the writer send what it has up to our close frame, briefly, then end it."""
         self.closed = True
         writer = self._writer
-        if not writer.done():
+        if self._closing and not writer.done():
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(writer), 1.0)
         writer.cancel()
