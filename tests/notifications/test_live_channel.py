@@ -9,6 +9,7 @@ import json
 import secrets
 import socket
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,10 +21,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import insert
+from starlette.websockets import WebSocketDisconnect
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
+from livestream.config import Settings
 from livestream.follows.models import Follow
 from livestream.notifications.delivery import Written
 from livestream.notifications.live import (
@@ -421,6 +424,30 @@ async def test_auth_and_ping_floods_are_refused_then_closed(served: Served) -> N
         assert [e["code"] for e in limited] == ["RATE_LIMITED"] * limit
         assert all(e["retry_after"] >= 1 for e in limited)
         await client.close()
+
+
+def test_without_uvicorns_frame_limit_the_socket_enforces_it(settings: Settings) -> None:
+    """Under a server without our protocol (the ASGI test client), the 4 KiB limit and the Origin rule still hold."""
+    from livestream.app.factory import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Starlette prefers the httpx2 package for its test client
+        from starlette.testclient import TestClient
+
+    with TestClient(create_app(settings), base_url="http://testserver") as http:
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            http.websocket_connect("/ws/me", headers={"Origin": "https://elsewhere.example"}),
+        ):
+            pass
+        assert refused.value.code == CLOSE_POLICY
+        with http.websocket_connect("/ws/me", headers={"Origin": "http://testserver"}) as ws:
+            ws.send_text(json.dumps({"type": "ping"}))
+            assert json.loads(ws.receive_text()) == {"type": "pong"}
+            ws.send_text("x" * (MAX_FRAME_BYTES + 1))
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert closed.value.code == CLOSE_TOO_BIG
 
 
 # --- two processes --------------------------------------------------------------------------------------------
