@@ -50,16 +50,10 @@ UNREACHABLE: dict[tuple[str, str, int], str] = {
     ("GET", "/api/notifications/unread-count", 400): "takes no parameters or body that could be invalid",
     ("POST", "/api/notifications/read-all", 400): "takes no parameters or body; a body, even malformed, is ignored",
     ("GET", "/api/users/me/notification-settings", 400): "takes no parameters or body that could be invalid",
+    ("GET", "/api/push/vapid-public-key", 400): "takes no parameters or body that could be invalid",
     ("DELETE", "/api/archives/{archive_id}", 503): "needs unreachable archive storage",
     ("GET", "/vod/{archive_id}/{name}", 503): "needs unreachable archive storage",
     ("GET", "/vod/{archive_id}/{name}", 302): "needs S3 storage (the test server stores archives on disk)",
-    # The test server sends no email; with SMTP on these are tests/auth_email's (a real SMTP server there).
-    ("POST", "/api/auth/register", 202): "needs SMTP (with it, sign-up answers 202 'check your email')",
-    ("POST", "/api/auth/register", 429): "needs SMTP (only sign-ups that send email are throttled)",
-    ("POST", "/api/auth/forgot-password", 202): "needs SMTP (without it: 503 EMAIL_DISABLED)",
-    ("POST", "/api/auth/forgot-password", 429): "needs SMTP (the email throttle comes after the 503)",
-    ("POST", "/api/auth/verify-email/resend", 202): "needs SMTP (without it: 503 EMAIL_DISABLED)",
-    ("POST", "/api/auth/verify-email/resend", 429): "needs SMTP (the email throttle comes after the 503)",
     ("POST", "/api/auth/verify-email/resend", 400): "takes no parameters or body; a body, even malformed, is ignored",
 }
 

@@ -58,6 +58,8 @@ def start_server(workdir: Path, **env_overrides: str) -> LiveServer:
         "LS_MEDIA_DIR": str(workdir / "media"),
         "LS_VAR_DIR": str(workdir),
         "LS_WEB_DIST": str(WEB_DIST),
+        # Push subscriptions on loopback (the Postman collection's; nothing is pushed to them).
+        "LS_PUSH_ALLOW_PRIVATE_ENDPOINTS": "true",
         **env_overrides,
     }
     log_path = workdir / "server.log"

@@ -1,4 +1,4 @@
-from livestream.errors import BadRequest, NotFound, ServiceUnavailable
+from livestream.errors import BadRequest, NotFound
 
 
 class InvalidSubscription(BadRequest):
@@ -14,8 +14,3 @@ class EndpointNotAllowed(BadRequest):
 class SubscriptionNotFound(NotFound):
     code = "PUSH_SUBSCRIPTION_NOT_FOUND"
     message = "No push subscription of yours has this endpoint"
-
-
-class PushNotReady(ServiceUnavailable):
-    code = "PUSH_NOT_READY"
-    message = "Browser push is starting; try again shortly"

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Header, Response, status
 from livestream.auth.dependencies import CurrentUser
 from livestream.http.responses import errors
 from livestream.push.dependencies import PushServiceDep, WebPushDep
-from livestream.push.errors import PushNotReady
 from livestream.push.schemas import PushSubscriptionIn, PushSubscriptionOut, PushUnsubscribeIn, VapidPublicKey
 
 router = APIRouter(tags=["push"])
@@ -18,15 +17,12 @@ router = APIRouter(tags=["push"])
 @router.get(
     "/api/push/vapid-public-key",
     response_model=VapidPublicKey,
-    responses=errors(503),
+    responses=errors(),
     operation_id="getVapidPublicKey",
 )
 async def vapid_public_key(push: WebPushDep) -> VapidPublicKey:
     """The applicationServerKey a browser subscribes with (public: it only identifies this server)."""
-    public_key = push.public_key
-    if public_key is None:
-        raise PushNotReady()
-    return VapidPublicKey(public_key=public_key)
+    return VapidPublicKey(public_key=(await push.keys()).public_key)
 
 
 @router.post(
