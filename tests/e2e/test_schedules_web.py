@@ -1,13 +1,16 @@
 """Stream schedules end to end: a creator in New York plans a stream on the dashboard; a follower in Tokyo sees it
 on the channel page (in Tokyo time, with a countdown that ticks) and on the home page; the "Add to calendar" link
-serves the iCalendar feed; cancelling takes it off the channel and marks it cancelled in the feed."""
+serves the iCalendar feed; cancelling takes it off the channel and marks it cancelled in the feed. And a plan
+that the creator goes live for (over RTMP) turns into "Live now" with the way to the stream."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -16,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import PageProblems
+from tests.e2e.test_watch_page import MediaServer, media_server, publisher, wait_for  # noqa: F401 (fixtures)
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -185,4 +189,64 @@ def test_a_planned_stream_reaches_a_follower_with_a_countdown_and_a_calendar_fee
         [event] = icalendar.Calendar.from_ical(feed.body()).walk("VEVENT")
         assert str(event["STATUS"]) == "CANCELLED"
 
+    assert page_problems.errors == []
+
+
+def test_a_plan_the_creator_goes_live_for_links_to_the_stream(
+    browser: Browser,
+    page_problems: PageProblems,
+    media_server: MediaServer,  # noqa: F811
+    publisher: Callable[[str], subprocess.Popen[bytes]],  # noqa: F811
+) -> None:
+    base, server = media_server.base_url, media_server.server
+    with httpx.Client(base_url=base, timeout=10) as api:
+        _, creator_token = register(api, "sched_live")
+        creator = {"Authorization": f"Bearer {creator_token}"}
+        start = (datetime.now(UTC) + timedelta(minutes=10)).replace(microsecond=0)
+        planned = api.post(
+            "/api/schedules", json={"title": "Live soon", "starts_at": start.isoformat()}, headers=creator
+        )
+        assert planned.status_code == 201, planned.text
+        schedule_id = planned.json()["schedule_id"]
+
+        with person(browser, page_problems, "Europe/Paris") as page:
+            page.goto(f"{base}/u/sched_live")
+            item = page.get_by_test_id("channel-schedule").get_by_test_id("schedule-entry")
+            expect(item).to_have_attribute("data-phase", "upcoming")
+            expect(item.get_by_test_id("schedule-countdown")).to_have_text(re.compile(r"^starts in (9|10) min"))
+
+            # Going live within 30 minutes of the plan links the stream to it.
+            key = api.get("/api/users/me/stream-key", headers=creator).json()["stream_key"]
+            ffmpeg = publisher(f"rtmp://127.0.0.1:{media_server.rtmp_port}/live/{key}")
+
+            def linked() -> dict[str, Any] | None:
+                if ffmpeg.poll() is not None:
+                    pytest.fail(f"ffmpeg exited with {ffmpeg.returncode}\n{server.log()[-4000:]}")
+                entry: dict[str, Any] = api.get(f"/api/schedules/{schedule_id}").json()
+                return entry if entry["status"] == "live" else None
+
+            entry = wait_for("the plan to be marked live", linked, server)
+            stream_id = entry["stream_id"]
+            assert stream_id
+
+            # The page asks again by itself (a plan about to start is polled every 15 s).
+            expect(item).to_have_attribute("data-phase", "live", timeout=25_000)
+            watch = item.get_by_test_id("schedule-watch")
+            expect(watch).to_have_text("Live now: watch")
+            expect(watch).to_have_attribute("href", f"/watch/{stream_id}")
+            watch.click()
+            expect(page).to_have_url(f"{base}/watch/{stream_id}")
+            expect(page.get_by_test_id("live-badge")).to_be_visible()
+
+            # The stream ends: the plan is done, and the channel has nothing upcoming any more.
+            ended = api.put(f"/api/streams/{stream_id}/end", headers=creator)
+            assert ended.status_code == 200, ended.text
+            wait_for(
+                "the plan to be marked done",
+                lambda: api.get(f"/api/schedules/{schedule_id}").json()["status"] == "done",
+                server,
+            )
+            page.goto(f"{base}/u/sched_live")
+            expect(page.get_by_test_id("past-streams")).to_be_visible()
+            expect(page.get_by_test_id("channel-schedule")).to_have_count(0)
     assert page_problems.errors == []
