@@ -2,8 +2,8 @@
 
 Publishing (any process that commits notifications, the worker included) costs one engine message per batch of
 up to ``MAX_RECIPIENTS`` recipients on the one ``notify`` channel, never one per recipient: a go-live to 100,000
-followers is 50 messages, whatever the number of processes. Each message carries the notification once and, per
-recipient, its notification id.
+followers is 60 messages (three per 5,000-row batch of the fan-out), whatever the number of processes. Each
+message carries the notification once and, per recipient, its notification id.
 
 Receiving: a process listens to ``notify`` (through the hub, so one engine subscription) only while it holds a
 ``/ws/me`` socket. Its one dispatcher decodes each message once and writes a ``notification`` frame to the local
