@@ -21,6 +21,8 @@ export const LINK_WINDOW_MS = 30 * 60 * 1000;
 
 /** A channel's or the home page's list: this many entries. */
 export const UPCOMING_LIMIT = 20;
+/** The creator's own list on the dashboard: all of them (the server lets a channel plan 100 at once). */
+export const OWN_LIMIT = 200;
 /** How often the lists ask again: slowly, and more often while an entry is about to start or starting. */
 export const SCHEDULE_POLL_MS = 60_000;
 export const SCHEDULE_SOON_POLL_MS = 15_000;
@@ -64,19 +66,19 @@ export function calendarUrls(userId: string): { ics: string; webcal: string } {
 
 export const scheduleKeys = {
   all: ["schedules"] as const,
-  // Who asks is part of the keys: the list of a creator's own entries is refetched on sign-in changes.
-  user: (userId: string) => ["schedules", "user", userId] as const,
+  user: (userId: string, limit: number) => ["schedules", "user", userId, limit] as const,
+  // The following list depends on who asks.
   following: (viewerId: string) => ["schedules", "following", viewerId] as const,
 };
 
 // ---------- queries ----------
 
 /** A creator's entries, soonest first, from a day ago on (the server's default), cancelled ones included. */
-export function useUserSchedules(userId: string | undefined) {
+export function useUserSchedules(userId: string | undefined, limit: number = UPCOMING_LIMIT) {
   return useQuery({
-    queryKey: scheduleKeys.user(userId ?? ""),
+    queryKey: scheduleKeys.user(userId ?? "", limit),
     enabled: userId !== undefined && userId !== "",
-    queryFn: () => unwrap(api.GET("/api/schedules", { params: { query: { user_id: userId ?? "", limit: UPCOMING_LIMIT } } })),
+    queryFn: () => unwrap(api.GET("/api/schedules", { params: { query: { user_id: userId ?? "", limit } } })),
     refetchInterval: (query) => pollInterval(query.state.data?.items),
   });
 }

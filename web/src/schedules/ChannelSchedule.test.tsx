@@ -19,6 +19,7 @@ function channel(answer: Schedule[] | (() => Response)) {
     "GET /api/schedules": (req) => {
       const q = new URL(req.url).searchParams;
       expect(q.get("user_id")).toBe(bob.user_id);
+      expect(q.get("limit")).toBe("20");
       return typeof answer === "function" ? answer() : json(200, schedulePage(answer));
     },
   });

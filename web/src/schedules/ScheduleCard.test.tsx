@@ -34,6 +34,7 @@ function fakeServer(initial: Schedule[]) {
     "GET /api/schedules": (req) => {
       const q = new URL(req.url).searchParams;
       expect(q.get("user_id")).toBe(alice.user_id);
+      expect(q.get("limit")).toBe("200");
       return json(200, schedulePage(state.items));
     },
     "POST /api/schedules": async (req) => {

@@ -7,6 +7,7 @@ import {
   DURATION_MAX,
   DURATION_MIN,
   MAX_AHEAD_MS,
+  OWN_LIMIT,
   SCHEDULE_DESCRIPTION_MAX,
   SCHEDULE_TITLE_MAX,
   schedulePhase,
@@ -362,7 +363,7 @@ function ScheduleRow({ schedule }: { schedule: Schedule }) {
             Edit
           </button>
         ) : null}
-        {cancellable ? (
+        {cancellable && !editing ? (
           <button
             type="button"
             className="btn btn--ghost btn--sm"
@@ -386,7 +387,7 @@ function ScheduleRow({ schedule }: { schedule: Schedule }) {
 // ---------- the card ----------
 
 export function ScheduleCard({ user }: { user: UserPrivate }) {
-  const schedules = useUserSchedules(user.user_id);
+  const schedules = useUserSchedules(user.user_id, OWN_LIMIT);
   const create = useCreateSchedule();
   const [created, setCreated] = useState<string | null>(null);
   const items = schedules.data?.items;
