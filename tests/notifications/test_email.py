@@ -267,6 +267,8 @@ async def test_forged_or_garbage_tokens_are_refused(app: FastAPI, client: httpx.
         ({"content": b"{not json", "headers": {"content-type": "application/json"}}, "INVALID_JSON"),
         ({"content": b"\xff\xfe", "headers": {"content-type": "application/json"}}, "INVALID_JSON"),
         ({"params": {"token": "a" * 201}}, "VALIDATION_ERROR"),
+        ({"content": b'{"token": "\\ud800"}', "headers": {"content-type": "application/json"}}, "VALIDATION_ERROR"),
+        ({"params": {"token": "x"}, "content": b"{", "headers": {"content-type": "application/json"}}, "INVALID_JSON"),
     ],
 )
 async def test_bad_unsubscribe_requests_are_400s(
