@@ -30,9 +30,9 @@ async def test_signup_is_immediate_and_a_taken_address_is_said(client: httpx.Asy
 async def test_forgot_password_and_resend_say_email_is_off(client: httpx.AsyncClient, app: FastAPI) -> None:
     await create_user(app, "offline", email="offline@example.com")
     for address in ("offline@example.com", "nobody@example.com"):
-        assert_error(await client.post("/api/auth/forgot-password", json={"email": address}), 503, "EMAIL_DISABLED")
+        assert_error(await client.post("/api/auth/forgot-password", json={"email": address}), 409, "EMAIL_DISABLED")
     _, token = await quick_user(app, "unconfirmed")
-    assert_error(await client.post("/api/auth/verify-email/resend", headers=bearer(token)), 503, "EMAIL_DISABLED")
+    assert_error(await client.post("/api/auth/verify-email/resend", headers=bearer(token)), 409, "EMAIL_DISABLED")
 
 
 async def test_an_email_change_unconfirms_the_address(client: httpx.AsyncClient, app: FastAPI) -> None:

@@ -1,4 +1,4 @@
-from livestream.errors import BadRequest, Conflict, ServiceUnavailable, Unauthorized
+from livestream.errors import BadRequest, Conflict, Unauthorized
 
 
 class InvalidCredentials(Unauthorized):
@@ -60,6 +60,8 @@ class EmailAlreadyVerified(Conflict):
     message = "Your email address is already confirmed"
 
 
-class EmailDisabled(ServiceUnavailable):
+class EmailDisabled(Conflict):
+    """A 409, not a 503: the server is not failing, it is set up without email, and asking again will not help."""
+
     code = "EMAIL_DISABLED"
     message = "This server sends no email (no SMTP server is configured); ask its administrator"

@@ -160,12 +160,12 @@ async def verify_email(body: VerifyEmailRequest, accounts: AccountServiceDep) ->
     "/verify-email/resend",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=EmailAccepted,
-    responses=errors(401, 409, 429, 503),
+    responses=errors(401, 409, 429),
     operation_id="resendVerificationEmail",
 )
 async def resend_verification_email(request: Request, user: CurrentUser, accounts: AccountServiceDep) -> EmailAccepted:
-    """Mail a new confirmation link to the signed-in account's address. 409 when it is already confirmed,
-    503 EMAIL_DISABLED when the server sends no email."""
+    """Mail a new confirmation link to the signed-in account's address. 409 EMAIL_ALREADY_VERIFIED when it
+    is already confirmed, 409 EMAIL_DISABLED when the server sends no email."""
     await accounts.resend_verification(user, client=_client_address(request))
     return EmailAccepted(message="We have sent a new confirmation link to your email address.")
 
@@ -174,12 +174,12 @@ async def resend_verification_email(request: Request, user: CurrentUser, account
     "/forgot-password",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=EmailAccepted,
-    responses=errors(429, 503),
+    responses=errors(409, 429),
     operation_id="forgotPassword",
 )
 async def forgot_password(body: ForgotPasswordRequest, request: Request, accounts: AccountServiceDep) -> EmailAccepted:
     """Always the same 202, whether or not an account has the address; a reset link (30 minutes, single use) is
-    mailed if one does. Throttled per address and per client (429). 503 EMAIL_DISABLED with no SMTP."""
+    mailed if one does. Throttled per address and per client (429). 409 EMAIL_DISABLED with no SMTP."""
     await accounts.forgot_password(body.email, client=_client_address(request))
     return EmailAccepted(message="If an account uses that address, we have sent it a link to reset the password.")
 

@@ -95,7 +95,7 @@ describe("forgot password page", () => {
     await user.type(screen.getByLabelText("Email"), "a@example.com");
     await user.click(screen.getByRole("button", { name: "Send me a link" }));
     expect(await screen.findByTestId("form-error")).toHaveTextContent("Try again in 120 seconds");
-    answer = errorBody(503, "EMAIL_DISABLED", "This server sends no email");
+    answer = errorBody(409, "EMAIL_DISABLED", "This server sends no email");
     await user.click(screen.getByRole("button", { name: "Send me a link" }));
     await waitFor(() => expect(screen.getByTestId("form-error")).toHaveTextContent("This server sends no email"));
   });
