@@ -73,7 +73,7 @@ export function LoginPage() {
         </form>
         {formError && (
           <p className="field-hint" data-testid="login-signup-hint">
-            Just signed up? Your account exists once you open the link we emailed you.
+            Just signed up? If we emailed you a link, open it first: your account exists once you do.
           </p>
         )}
         <p className="auth-switch muted">
