@@ -228,7 +228,7 @@ describe("dashboard archives", () => {
     renderApp("/dashboard");
     const card = await screen.findByTestId("archives");
     expect(await within(card).findByText("No archives yet.")).toBeInTheDocument();
-    expect(FakeWebSocket.instances).toHaveLength(0); // nothing processing: no socket
+    expect(FakeWebSocket.streamSockets()).toHaveLength(0); // nothing processing: no stream socket
   });
 
   it("looks for the archive of a stream that has just ended, on its socket and by polling", async () => {
@@ -249,8 +249,8 @@ describe("dashboard archives", () => {
     await act(() => vi.advanceTimersByTimeAsync(3_100));
     expect(archiveCalls(calls)).toBeGreaterThan(before);
     // …and listens on the ended stream's socket, where a frame for a new archive brings the list at once.
-    const [livePanelSocket, ws] = FakeWebSocket.instances;
-    expect(FakeWebSocket.instances).toHaveLength(2);
+    const [livePanelSocket, ws] = FakeWebSocket.streamSockets();
+    expect(FakeWebSocket.streamSockets()).toHaveLength(2);
     expect(livePanelSocket!.closedWith).toBe(1000);
     expect(ws!.url).toBe(`ws://localhost:3000/ws/streams/${STREAM_ID}`);
     expect(ws!.closedWith).toBeNull();
@@ -260,6 +260,6 @@ describe("dashboard archives", () => {
     ws!.serverSend(archiveFrame(made, { progress: 5 }));
     await waitFor(() => expect(rows()).toHaveLength(1));
     expect(within(rows()[0]!).getByTestId("archive-progress")).toHaveAttribute("value", "5");
-    expect(FakeWebSocket.latest()).toBe(ws); // the same channel: it is the stream being processed now
+    expect(FakeWebSocket.streamSockets().at(-1)).toBe(ws); // the same channel: it is the stream being processed now
   });
 });

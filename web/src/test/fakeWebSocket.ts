@@ -21,6 +21,11 @@ export class FakeWebSocket {
     FakeWebSocket.instances = [];
   }
 
+  /** The sockets of watched streams (/ws/streams/…), leaving out the header bell's /ws/me of a signed-in page. */
+  static streamSockets(): FakeWebSocket[] {
+    return FakeWebSocket.instances.filter((ws) => new URL(ws.url).pathname.startsWith("/ws/streams/"));
+  }
+
   /** The newest socket (the one a page is using now). */
   static latest(): FakeWebSocket {
     const ws = FakeWebSocket.instances.at(-1);
