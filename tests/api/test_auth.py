@@ -61,6 +61,7 @@ PRIVATE_KEYS = {
     "follower_count",
     "following_count",
     "viewer_follow_id",
+    "viewer_follow_notify",
     "email",
     "updated_at",
     "email_verified",

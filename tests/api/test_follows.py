@@ -221,6 +221,50 @@ async def test_profile_counts_and_viewer_follow_id(client: httpx.AsyncClient, ap
     assert me["following_count"] == 0
 
 
+async def test_profile_shows_the_viewer_whether_their_follow_notifies_them(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The follow button's bell after a reload: the profile says whether the viewer muted the creator."""
+    _alice, alice_token = await quick_user(app, "alice")
+    bob, bob_token = await quick_user(app, "bob")
+    _carol, carol_token = await quick_user(app, "carol")
+    urls = (f"/api/users/{bob['user_id']}", "/api/users/by-username/BOB")
+
+    async def notify_seen_by(token: str | None) -> list[Any]:
+        seen = []
+        for url in urls:
+            response = await client.get(url, headers=bearer(token) if token else {})
+            assert response.status_code == 200, response.text
+            seen.append(response.json()["viewer_follow_notify"])
+        return seen
+
+    assert await notify_seen_by(alice_token) == [None, None]  # not following
+    by_alice = await follow(client, alice_token, bob)
+    await follow(client, carol_token, bob)
+    assert await notify_seen_by(alice_token) == [True, True]
+
+    muted = await client.put(f"{FOLLOWS}/{by_alice['follow_id']}", json={"notify": False}, headers=bearer(alice_token))
+    assert muted.status_code == 200, muted.text
+    assert await notify_seen_by(alice_token) == [False, False]
+    # Only the viewer's own follow: carol's is still on, and anyone signed out (or bob himself) sees null.
+    assert await notify_seen_by(carol_token) == [True, True]
+    assert await notify_seen_by(None) == [None, None]
+    assert await notify_seen_by(bob_token) == [None, None]
+    # Someone else cannot unmute alice's follow, and a bad body changes nothing.
+    other = await client.put(f"{FOLLOWS}/{by_alice['follow_id']}", json={"notify": True}, headers=bearer(carol_token))
+    assert other.status_code in (403, 404), other.text
+    bad = await client.put(f"{FOLLOWS}/{by_alice['follow_id']}", json={"notify": "yes"}, headers=bearer(alice_token))
+    assert_error(bad, 400, "VALIDATION_ERROR")
+    assert await notify_seen_by(alice_token) == [False, False]
+
+    unmuted = await client.put(f"{FOLLOWS}/{by_alice['follow_id']}", json={"notify": True}, headers=bearer(alice_token))
+    assert unmuted.status_code == 200
+    assert await notify_seen_by(alice_token) == [True, True]
+    unfollowed = await client.delete(f"{FOLLOWS}/{by_alice['follow_id']}", headers=bearer(alice_token))
+    assert unfollowed.status_code == 204
+    assert await notify_seen_by(alice_token) == [None, None]
+
+
 # --- Lists -----------------------------------------------------------------------------------------
 
 

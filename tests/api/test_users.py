@@ -32,6 +32,7 @@ PUBLIC_KEYS = {
     "follower_count",
     "following_count",
     "viewer_follow_id",
+    "viewer_follow_notify",
 }
 PRIVATE_KEYS = PUBLIC_KEYS | {"email", "email_verified", "updated_at"}
 NEW_PASSWORD = "a brand new passphrase"
@@ -68,6 +69,7 @@ async def test_public_profile_has_no_email(client: httpx.AsyncClient, app: FastA
     assert body["user_id"] == user["user_id"]
     assert body["username"] == "alice"
     assert body["viewer_follow_id"] is None
+    assert body["viewer_follow_notify"] is None
     assert "alice@example.com" not in response.text
     assert "argon2" not in response.text
 

@@ -26,14 +26,15 @@ class ProfileRow(NamedTuple):
     follower_count: int
     following_count: int
     viewer_follow_id: uuid.UUID | None
+    viewer_follow_notify: bool | None
 
 
 def _profile_query() -> Select[Any]:
     followers = select(func.count()).select_from(Follow).where(Follow.following_id == User.user_id)
     following = select(func.count()).select_from(Follow).where(Follow.follower_id == User.user_id)
-    viewer_follow = select(Follow.follow_id).where(
-        Follow.follower_id == bindparam("viewer_id", type_=Uuid), Follow.following_id == User.user_id
-    )
+    viewer_follows = (Follow.follower_id == bindparam("viewer_id", type_=Uuid), Follow.following_id == User.user_id)
+    viewer_follow = select(Follow.follow_id).where(*viewer_follows)
+    viewer_notify = select(Follow.notify).where(*viewer_follows)
     return select(
         User.user_id,
         User.username,
@@ -43,6 +44,7 @@ def _profile_query() -> Select[Any]:
         followers.scalar_subquery(),
         following.scalar_subquery(),
         viewer_follow.scalar_subquery(),
+        viewer_notify.scalar_subquery(),
     )
 
 

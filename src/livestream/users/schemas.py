@@ -44,6 +44,10 @@ class UserPublic(BaseModel):
     viewer_follow_id: uuid.UUID | None = Field(
         default=None, description="The signed-in viewer's follow of this user, if any (to unfollow)"
     )
+    viewer_follow_notify: bool | None = Field(
+        default=None,
+        description="Whether that follow notifies the viewer (false: muted); null when the viewer does not follow",
+    )
 
 
 class UserPrivate(UserPublic):

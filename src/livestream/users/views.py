@@ -1,9 +1,10 @@
 """Public profiles (``GET /api/users/{id}``, ``/api/users/by-username/{name}``) as JSON, the anonymous ones shared.
 
-A profile has one field that depends on who asks: ``viewer_follow_id``, the signed-in viewer's follow. So only
-the anonymous view (``viewer_follow_id`` null) is kept and shared, at most ``MAX_AGE_S`` old and dropped at once
-when this process changes an account; a signed-in viewer's profile is read for that viewer each time and never
-kept. A follow made in this process drops the shared views; one made in another process shows within ``MAX_AGE_S``.
+A profile has two fields that depend on who asks: ``viewer_follow_id`` and ``viewer_follow_notify``, the signed-in
+viewer's follow and whether it notifies them. So only the anonymous view (both null) is kept and shared, at most
+``MAX_AGE_S`` old and dropped at once when this process changes an account; a signed-in viewer's profile is read
+for that viewer each time and never kept. A follow made in this process drops the shared views; one made in another
+process shows within ``MAX_AGE_S``.
 """
 
 from __future__ import annotations
