@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import use_fast_hashing
+from tests.e2e.conftest import browser, page, page_problems  # noqa: F401 - the browser tests' fixtures, shared
 from tests.support.smtp_server import SmtpServer
 
 
