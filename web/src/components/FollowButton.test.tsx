@@ -17,6 +17,7 @@ const bob = {
   follower_count: 4,
   following_count: 1,
   viewer_follow_id: null as string | null,
+  viewer_follow_notify: null as boolean | null,
 };
 const follow = (notify: boolean) => ({
   follow_id: "f-1",
@@ -46,7 +47,7 @@ describe("follow button's notification bell", () => {
       ...base,
       "GET /api/users/by-username/bob": () => json(200, server),
       "POST /api/follows": () => {
-        server = { ...server, viewer_follow_id: "f-1" };
+        server = { ...server, viewer_follow_id: "f-1", viewer_follow_notify: true };
         return json(201, follow(true));
       },
       "PUT /api/follows/f-1": async (req) => {
@@ -80,10 +81,44 @@ describe("follow button's notification bell", () => {
     expect(screen.queryByTestId("follow-notify-button")).not.toBeInTheDocument();
   });
 
+  it("shows a mute saved before the page was loaded, and turns it back on", async () => {
+    const bodies: unknown[] = [];
+    stubFetch({
+      ...base,
+      "GET /api/users/by-username/bob": () =>
+        json(200, { ...bob, viewer_follow_id: "f-1", viewer_follow_notify: false }),
+      "PUT /api/follows/f-1": async (req) => {
+        const body = (await req.json()) as { notify: boolean };
+        bodies.push(body);
+        return json(200, follow(body.notify));
+      },
+    });
+    const user = userEvent.setup();
+    renderApp("/u/bob");
+    await screen.findByRole("button", { name: "Unfollow" });
+    expect(bell()).toHaveAttribute("aria-pressed", "false");
+    expect(bell()).toHaveAccessibleName("Turn on go-live notifications from Bob the Streamer");
+
+    await user.click(bell());
+    await waitFor(() => expect(bell()).toHaveAttribute("aria-pressed", "true"));
+    expect(bodies).toEqual([{ notify: true }]);
+  });
+
+  it("shows notifications on when the profile says the follow notifies", async () => {
+    stubFetch({
+      ...base,
+      "GET /api/users/by-username/bob": () => json(200, { ...bob, viewer_follow_id: "f-1", viewer_follow_notify: true }),
+    });
+    renderApp("/u/bob");
+    await screen.findByRole("button", { name: "Unfollow" });
+    expect(bell()).toHaveAttribute("aria-pressed", "true");
+  });
+
   it("keeps its state and says why when the change fails", async () => {
     stubFetch({
       ...base,
-      "GET /api/users/by-username/bob": () => json(200, { ...bob, viewer_follow_id: "f-1" }),
+      "GET /api/users/by-username/bob": () =>
+        json(200, { ...bob, viewer_follow_id: "f-1", viewer_follow_notify: false }),
       "PUT /api/follows/f-1": () => errorBody(403, "FORBIDDEN", "That is not your follow."),
     });
     const user = userEvent.setup();
@@ -91,6 +126,6 @@ describe("follow button's notification bell", () => {
     await screen.findByRole("button", { name: "Unfollow" });
     await user.click(bell());
     expect(await screen.findByRole("alert")).toHaveTextContent("That is not your follow.");
-    expect(bell()).toHaveAttribute("aria-pressed", "true");
+    expect(bell()).toHaveAttribute("aria-pressed", "false");
   });
 });

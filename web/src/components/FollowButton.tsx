@@ -6,14 +6,14 @@ import { useSession } from "../auth/auth";
 import { BellIcon } from "../notifications/NotificationBell";
 
 /**
- * The bell next to Unfollow: go-live notifications from this creator on or muted. The profile does not say
- * whether the viewer muted them, so until this tab has followed or changed it, the bell shows the server's
- * default for a follow (on); a click sets the state shown after it either way.
+ * The bell next to Unfollow: go-live notifications from this creator on or muted. What this tab last set (a
+ * follow or a click) wins; before that, the profile's `viewer_follow_notify` (so a reload shows a mute), and
+ * the server's default for a follow (on) if the profile has none yet.
  */
-function NotifyToggle({ followId, name }: { followId: string; name: string }) {
+function NotifyToggle({ followId, name, saved }: { followId: string; name: string; saved: boolean | null }) {
   const known = useFollowNotify(followId);
   const set = useSetFollowNotify(followId);
-  const notify = known.data ?? true;
+  const notify = known.data ?? saved ?? true;
   const label = notify ? `Mute go-live notifications from ${name}` : `Turn on go-live notifications from ${name}`;
   return (
     <>
@@ -57,7 +57,13 @@ export function FollowButton({ user }: { user: UserPublic }) {
   return (
     <div className="follow-control">
       <div className="follow-buttons">
-        {following ? <NotifyToggle followId={followId} name={user.display_name || user.username} /> : null}
+        {following ? (
+          <NotifyToggle
+            followId={followId}
+            name={user.display_name || user.username}
+            saved={user.viewer_follow_notify ?? null}
+          />
+        ) : null}
         <button
           type="button"
           className={following ? "btn btn--secondary" : "btn btn--primary"}
