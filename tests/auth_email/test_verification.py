@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
@@ -284,3 +286,57 @@ async def test_unstorable_or_malformed_tokens_are_400s(client: httpx.AsyncClient
 async def test_any_string_that_is_not_a_token_is_invalid(client: httpx.AsyncClient) -> None:
     for token in ("x", "💥" * 50, "../../etc/passwd", "' OR 1=1 --", "\u202etoken"):
         assert_error(await client.post(VERIFY, json={"token": token}), 400, "INVALID_VERIFICATION_TOKEN")
+
+
+async def test_a_taken_address_takes_as_long_to_answer_as_a_free_one(
+    client: httpx.AsyncClient, app: FastAPI, smtp_server: SmtpServer
+) -> None:
+    """The request never looks the address up: the job does, after the answer has gone."""
+    for n in range(4):
+        await create_user(app, f"holder{n}", email=f"holder{n}@example.com")
+    durations: dict[str, list[float]] = {"taken": [], "free": []}
+    for n in range(4):
+        for kind, address in (("taken", f"holder{n}@example.com"), ("free", f"loose{n}@example.com")):
+            async with another_client(app, host=f"10.2.0.{n}") as other:
+                started = time.perf_counter()
+                answer = await other.post(REGISTER, json=signup(f"{kind}_{n}", address))
+                durations[kind].append(time.perf_counter() - started)
+            assert answer.status_code == 202
+            await settle(app)  # this one's email is not being sent while the next is timed
+    taken, free = (sorted(samples)[1] for samples in durations.values())
+    assert abs(taken - free) < 0.25, durations
+
+
+async def test_the_request_never_looks_the_address_up(
+    client: httpx.AsyncClient, app: FastAPI, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sign-up and forgot-password do the same work for any address: only the job asks who has it."""
+    from livestream.users.repository import UserRepository
+
+    await create_user(app, "lookedup", email="lookedup@example.com")
+    lookups: list[str] = []
+    for name in ("email_taken", "get_by_email", "get_by_login"):
+        original: Callable[..., Awaitable[object]] = getattr(UserRepository, name)
+
+        def recording(
+            self: UserRepository,
+            *args: object,
+            _name: str = name,
+            _original: Callable[..., Awaitable[object]] = original,
+            **kw: object,
+        ) -> Awaitable[object]:
+            lookups.append(_name)
+            return _original(self, *args, **kw)
+
+        monkeypatch.setattr(UserRepository, name, recording)
+    held: list[object] = []
+
+    async def hold(token_id: object) -> None:  # the job is not run: only the request is watched
+        held.append(token_id)
+
+    monkeypatch.setattr(container(app).account_emails, "enqueue", hold)
+    for address in ("lookedup@example.com", "unknown@example.com"):
+        assert (await client.post(REGISTER, json=signup(f"u{len(held)}x", address))).status_code == 202
+        assert (await client.post("/api/auth/forgot-password", json={"email": address})).status_code == 202
+    assert lookups == []
+    assert len(held) == 4
