@@ -194,3 +194,34 @@ async def test_an_unreachable_redis_queue_backs_off_instead_of_spinning() -> Non
     await queue.shutdown()
     # 0.1 + 0.2 + 0.4 s of backoff fit in a second: a handful of tries, not thousands.
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.redis
+async def test_an_idle_redis_queue_waits_quietly_and_still_hands_over_a_late_job(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty read ends with Redis's empty answer, not a client timeout (redis-py reads with a 5 s socket
+    timeout by default, as long as the read blocks): nothing logged as unreachable, and a job sent after it arrives."""
+    import redis.asyncio as aioredis
+
+    from livestream.jobs.redis_queue import READ_BLOCK_S, RedisJobQueue
+
+    name = f"test:jobs:{uuid.uuid4().hex}"
+    queue = RedisJobQueue(redis_url, queue_name=name)
+    assert queue.connection_pool.connection_kwargs["socket_timeout"] > READ_BLOCK_S
+    listener = queue.listen()
+    pulled = asyncio.create_task(anext(listener))
+    sender = aioredis.Redis.from_url(redis_url)
+    try:
+        await asyncio.sleep(READ_BLOCK_S + 1)  # one empty read over
+        assert not pulled.done()
+        await sender.lpush(name, b"late job")
+        assert await asyncio.wait_for(pulled, 10) == b"late job"
+    finally:
+        pulled.cancel()
+        await asyncio.gather(pulled, return_exceptions=True)
+        await listener.aclose()
+        await sender.delete(name)
+        await sender.aclose()
+        await queue.shutdown()
+    assert "job_queue_unreachable" not in capsys.readouterr().out
