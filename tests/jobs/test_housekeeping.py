@@ -16,9 +16,12 @@ from tests.api.helpers import container, quick_user
 async def test_the_app_schedules_its_reconcilers_and_purges(app: FastAPI) -> None:
     assert container(app).periodic.names == [
         "archives.reconcile",
+        "auth.account_emails_unsent",
         "auth.purge_expired",
         "jobs.purge_claims",
         "notifications.purge",
+        "notifications.reconcile",
+        "schedules.remind",
         "streams.end_stale",
     ]
 
