@@ -228,9 +228,7 @@ class Container:
         periodic.every("streams.end_stale", settings.reconcile_interval_seconds, ingest.end_stale)
         periodic.every("auth.purge_expired", 3600, purge_expired_tokens)
         # Sign-up links, address confirmations and password resets (off, and said so, without LS_SMTP_HOST).
-        account_emails = AccountEmails(
-            db, jobs, mailer, secret_key=settings.secret_key, public_url=settings.public_url
-        )
+        account_emails = AccountEmails(db, jobs, mailer, secret_key=settings.secret_key, public_url=settings.public_url)
         account_emails.register(periodic, attempts=settings.smtp_attempts)
         periodic.every("jobs.purge_claims", 24 * 3600, periodic.purge_claims)
 
