@@ -8,14 +8,16 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from livestream.db import utcnow
 from livestream.mail.message import OutgoingEmail
 from livestream.mail.sender import Mailer
 from livestream.notifications.emails import EMAIL, Links, compose
@@ -194,7 +196,70 @@ async def test_a_permanent_refusal_is_not_retried(
     await go_live(app, client, creator_token)
     await container(app).jobs.idle(30)
     assert smtp_server.refused == 1
-    assert await emailed_at(app, fan["user_id"]) == [None]
+    # Handled for good: the reconciler leaves it alone, even once it is old enough to look stranded.
+    assert (await emailed_at(app, fan["user_id"]))[0] is not None
+    c = container(app)
+    async with c.db.unit_of_work() as session:
+        await session.execute(
+            update(Notification)
+            .where(Notification.user_id == uuid.UUID(fan["user_id"]))
+            .values(created_at=utcnow() - timedelta(minutes=30))
+        )
+    assert c.notification_emails is not None
+    await c.notification_emails.reconcile()
+    await c.jobs.idle(30)
+    assert smtp_server.refused == 1
+
+
+async def test_an_email_whose_job_was_lost_goes_out_once_by_the_reconciler(
+    app: FastAPI, client: httpx.AsyncClient, smtp_server: SmtpServer
+) -> None:
+    creator, creator_token = await quick_user(app)
+    fan, fan_token = await quick_user(app)
+    other, other_token = await quick_user(app)
+    await follow(client, fan_token, creator["user_id"])
+    await follow(client, other_token, creator["user_id"])
+    await email_on(client, fan_token)
+    c = container(app)
+    assert c.notification_emails is not None
+    # The email jobs are taken off the queue by a worker that dies: nothing is sent.
+    lost: list[dict[str, Any]] = []
+
+    async def dropped(name: str, **payload: Any) -> bool:
+        lost.append(payload)
+        return True
+
+    real_enqueue = c.jobs.enqueue
+    c.jobs.enqueue = dropped  # type: ignore[method-assign]
+    try:
+        await c.notification_jobs.stream_started(await _stream_of(app, client, creator_token))
+    finally:
+        c.jobs.enqueue = real_enqueue  # type: ignore[method-assign]
+    assert len(lost) == 1
+    await c.jobs.idle(30)
+    assert smtp_server.received() == []
+    # Too recent: its job may still be on its way.
+    await c.notification_emails.reconcile()
+    await c.jobs.idle(30)
+    assert smtp_server.received() == []
+    async with c.db.unit_of_work() as session:
+        await session.execute(update(Notification).values(created_at=utcnow() - timedelta(minutes=11)))
+    await c.notification_emails.reconcile()
+    await smtp_server.wait_for(1)
+    await c.jobs.idle(30)
+    assert [r.recipients for r in smtp_server.received()] == [[fan["email"]]]
+    # Handled: the next pass finds nothing, and the follower without email was never a candidate.
+    await c.notification_emails.reconcile()
+    await c.jobs.idle(30)
+    assert len(smtp_server.received()) == 1
+    assert (await emailed_at(app, fan["user_id"]))[0] is not None
+    assert await emailed_at(app, other["user_id"]) == [None]
+
+
+async def _stream_of(app: FastAPI, client: httpx.AsyncClient, token: str) -> str:
+    created = await client.post("/api/streams", json={"title": "Lost jobs"}, headers=bearer(token))
+    assert created.status_code == 201, created.text
+    return str(created.json()["stream_id"])
 
 
 async def test_the_unsubscribe_link_works_signed_out_and_turns_email_off(

@@ -175,7 +175,7 @@ class Container:
                 secret_key=settings.secret_key,
                 attempts=settings.smtp_attempts,
             )
-            notification_emails.register(delivery)
+            notification_emails.register(delivery, periodic)
         # Checked here so a bad LS_VAPID_PRIVATE_KEY stops start-up with a clear error (never the key itself).
         vapid_key = settings.vapid_private_key
         web_push = WebPush(

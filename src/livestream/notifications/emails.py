@@ -19,10 +19,12 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from livestream.db import Database
+from livestream.db import Database, utcnow
+from livestream.jobs.periodic import PeriodicRunner
 from livestream.jobs.runtime import JobRuntime
 from livestream.logging import get_logger
 from livestream.mail.message import InvalidEmail, OutgoingEmail
@@ -36,6 +38,12 @@ from livestream.users.models import User
 log = get_logger("livestream.notifications")
 
 EMAIL = "notifications.email"
+RECONCILE = "notifications.email_reconcile"
+# Unhandled emails of the last day, older than the job's own retries take, are enqueued again every 10 minutes.
+RECONCILE_EVERY = timedelta(minutes=10)
+RECONCILE_AFTER = timedelta(minutes=10)
+RECONCILE_HORIZON = timedelta(days=1)
+RECONCILE_LIMIT = 5_000
 # Enqueued this many at a time: with Redis each enqueue is a round trip, so a batch of 5,000 opted-in followers
 # does not wait for 5,000 of them in a row.
 ENQUEUE_AT_ONCE = 100
@@ -213,9 +221,10 @@ class NotificationEmails:
         self.secret_key = secret_key
         self.attempts = attempts
 
-    def register(self, delivery: Delivery) -> None:
+    def register(self, delivery: Delivery, periodic: PeriodicRunner) -> None:
         self.runtime.register(EMAIL, self.send, attempts=self.attempts, on_give_up=self._gave_up)
         delivery.add("email", self.delivered)
+        periodic.every(RECONCILE, RECONCILE_EVERY.total_seconds(), self.reconcile)
 
     async def delivered(self, rows: Sequence[Written]) -> None:
         """The channel: one job per new notification whose recipient wants it by email (one query per batch)."""
@@ -230,6 +239,20 @@ class NotificationEmails:
         if due:
             log.info("notification_emails_enqueued", emails=len(due), rows=len(rows))
 
+    async def reconcile(self) -> None:
+        """Enqueue again the emails of the last day that were never handled: a job a killed worker took off the
+        queue is gone (the queue is only a hint), and so is one that gave up while the SMTP server was down."""
+        now = utcnow()
+        async with self.db.sessionmaker() as session:
+            stranded = await NotificationRepository(session).email_stranded(
+                since=now - RECONCILE_HORIZON, until=now - RECONCILE_AFTER, limit=RECONCILE_LIMIT
+            )
+        for start in range(0, len(stranded), ENQUEUE_AT_ONCE):
+            chunk = stranded[start : start + ENQUEUE_AT_ONCE]
+            await asyncio.gather(*(self.runtime.enqueue(EMAIL, notification_id=str(ident)) for ident in chunk))
+        if stranded:
+            log.warning("notification_emails_reenqueued", emails=len(stranded))
+
     async def send(self, notification_id: str) -> None:
         """The job: send one notification's email, once."""
         ident = uuid.UUID(notification_id)
@@ -239,6 +262,7 @@ class NotificationEmails:
             return  # purged, or the recipient's account is gone
         notification, user, settings = found
         if not wanted(notification, user, settings):
+            await self._handled(ident)  # switched off meanwhile: nothing to send, ever
             return
         token = unsubscribe_token(self.secret_key, user.user_id)
         try:
@@ -246,12 +270,18 @@ class NotificationEmails:
             await self.mailer.send(message)
         except InvalidEmail as exc:
             log.warning("notification_email_invalid", notification_id=notification_id, error=str(exc))
+            await self._handled(ident)
             return
         except MailError as exc:
             if exc.permanent:
                 log.warning("notification_email_refused", notification_id=notification_id, code=exc.code)
+                await self._handled(ident)
                 return
             raise
+        await self._handled(ident)
+
+    async def _handled(self, ident: uuid.UUID) -> None:
+        """Sent, refused for good or no longer wanted: ``emailed_at`` says the email needs nothing more."""
         async with self.db.unit_of_work() as session:
             await NotificationRepository(session).mark_emailed(ident)
 

@@ -29,7 +29,8 @@ class Notification(TimestampMixin, Base):
     # What happened, e.g. "stream_started:<stream_id>"; with user_id, unique.
     event_key: Mapped[str] = mapped_column(String(120), nullable=False)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # When its email went out (set after the SMTP server took it; the email job checks it first).
+    # When its email was handled: sent, refused for good, or no longer wanted (the email job checks it first;
+    # the email reconciler enqueues again what is still unset after 10 minutes).
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
