@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     smtp_from: str | None = None
     # Refuse to send when the server does not offer STARTTLS (rather than sending in the clear).
     smtp_require_tls: bool = False
+    # With LS_SMTP_USER, TLS (STARTTLS or port 465) is always required: the password never goes in clear text.
+    # This lets it (a lab server without TLS); refused in production.
+    smtp_allow_plaintext_auth: bool = False
     smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Sending one notification email is tried this many times (backoff as for every job) before giving up.
     smtp_attempts: int = Field(default=6, ge=1, le=50)
@@ -174,6 +177,15 @@ class Settings(BaseSettings):
         from livestream.mail.message import checked_sender
 
         checked_sender(self.smtp_from)  # ValueError names what is wrong
+        return self
+
+    @model_validator(mode="after")
+    def _plaintext_smtp_auth_not_in_production(self) -> Settings:
+        if self.smtp_allow_plaintext_auth and self.env == "production":
+            raise InsecureSettingsError(
+                "LS_SMTP_ALLOW_PLAINTEXT_AUTH sends the SMTP password unencrypted to any server (or man in the "
+                "middle) that offers no STARTTLS; it is for tests and development only"
+            )
         return self
 
     @field_validator("vapid_subject", mode="before")

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import SecretStr, ValidationError
 
-from livestream.config import Settings
+from livestream.config import InsecureSettingsError, Settings
 from livestream.mail.message import InvalidEmail, OutgoingEmail, checked_sender, to_mime
 from livestream.mail.sender import MailError, SmtpMailer, make_mailer
-from tests.support.smtp_server import SENDER, SmtpServer
+from tests.support.smtp_server import SENDER, SmtpServer, running_smtp_server
 
 
 def mailer_for(server: SmtpServer, **kwargs: object) -> SmtpMailer:
@@ -153,3 +163,90 @@ def test_settings_make_an_smtp_mailer_and_keep_the_password_secret() -> None:
     assert isinstance(mailer, SmtpMailer)
     assert mailer.port == 587
     assert mailer.sender.addr_spec == "noreply@example.com"
+
+
+# --- AUTH only over TLS ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_contexts(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1: the server's context, and a client context that trusts it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp.test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    folder: Path = tmp_path_factory.mktemp("smtp-tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+@pytest.fixture
+def plain_auth_server() -> Iterator[SmtpServer]:
+    """A server that offers no STARTTLS yet takes AUTH in clear text (or a man in the middle that stripped it)."""
+    with running_smtp_server(auth=True) as server:
+        yield server
+
+
+async def test_the_password_is_never_sent_without_tls(plain_auth_server: SmtpServer) -> None:
+    mailer = mailer_for(plain_auth_server, username="mailer", password="hunter2-secret")
+    with pytest.raises(MailError) as caught:
+        await mailer.send(sample())
+    assert caught.value.permanent is True
+    assert "STARTTLS" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    assert plain_auth_server.logins == []
+    assert plain_auth_server.received() == []
+
+
+async def test_plaintext_auth_only_when_the_operator_opts_out(plain_auth_server: SmtpServer) -> None:
+    mailer = mailer_for(plain_auth_server, username="mailer", password="pw", allow_plaintext_auth=True)
+    await mailer.send(sample())
+    assert len(await plain_auth_server.wait_for(1)) == 1
+    assert [(login.login, login.encrypted) for login in plain_auth_server.logins] == [("mailer", False)]
+
+
+async def test_without_a_user_a_server_without_starttls_still_gets_mail(plain_auth_server: SmtpServer) -> None:
+    await mailer_for(plain_auth_server).send(sample())
+    assert len(await plain_auth_server.wait_for(1)) == 1
+    assert plain_auth_server.logins == []
+
+
+async def test_the_password_goes_over_starttls(tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+    server_context, client_context = tls_contexts
+    with running_smtp_server(tls_context=server_context, auth=True) as server:
+        mailer = mailer_for(server, username="mailer", password="pw-123", tls_context=client_context)
+        await mailer.send(sample())
+        (got,) = await server.wait_for(1)
+        assert got.recipients == ["viewer@example.com"]
+        assert [(login.login, login.password, login.encrypted) for login in server.logins] == [
+            ("mailer", "pw-123", True)
+        ]
+
+
+def test_plaintext_auth_is_refused_in_production() -> None:
+    with pytest.raises(InsecureSettingsError, match="LS_SMTP_ALLOW_PLAINTEXT_AUTH"):
+        Settings(env="production", secret_key="s" * 40, smtp_allow_plaintext_auth=True)
+    settings = base_settings(
+        smtp_host="smtp.example.com", smtp_from="noreply@example.com", smtp_user="u", smtp_allow_plaintext_auth=True
+    )
+    mailer = make_mailer(settings)
+    assert isinstance(mailer, SmtpMailer)
+    assert mailer.allow_plaintext_auth is True

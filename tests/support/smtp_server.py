@@ -2,7 +2,8 @@
 
 It runs on its own thread and loop (aiosmtpd's ``Controller``), so the app under test talks to it over TCP
 like to any mail server. ``stop()`` and ``start()`` again on the same port simulate an outage; ``refuse``
-makes it answer RCPT with a given reply (a 4xx or 5xx) instead.
+makes it answer RCPT with a given reply (a 4xx or 5xx) instead. ``tls_context`` makes it offer STARTTLS, and
+``auth=True`` makes it take AUTH (even without TLS, as a careless server would), recording each ``Login``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import email
 import email.policy
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +22,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 SENDER = "LiveStream Test <noreply@livestream.example.com>"
 
@@ -37,6 +39,27 @@ class Received:
         assert found is not None, f"no text/{subtype} part"
         content: str = found.get_content()
         return content
+
+
+@dataclass(frozen=True)
+class Login:
+    login: str
+    password: str
+    encrypted: bool  # whether it came over TLS
+
+
+class _Authenticator:
+    def __init__(self, owner: SmtpServer) -> None:
+        self.owner = owner
+
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
+    ) -> AuthResult:
+        assert isinstance(auth_data, LoginPassword)
+        login = Login(auth_data.login.decode(), auth_data.password.decode(), encrypted=session.ssl is not None)
+        with self.owner.lock:
+            self.owner.logins.append(login)
+        return AuthResult(success=True)
 
 
 class _Handler:
@@ -73,8 +96,13 @@ def free_port() -> int:
 class SmtpServer:
     host = "127.0.0.1"
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, *, tls_context: ssl.SSLContext | None = None, auth: bool = False
+    ) -> None:
         self.port = port or free_port()
+        self.tls_context = tls_context
+        self.auth = auth
+        self.logins: list[Login] = []
         self.messages: list[Received] = []
         self.lock = threading.Lock()
         self.refuse: str | None = None
@@ -88,7 +116,12 @@ class SmtpServer:
     def start(self) -> None:
         if self._controller is not None:
             return
-        controller = Controller(_Handler(self), hostname=self.host, port=self.port, ready_timeout=10)
+        options: dict[str, Any] = {}
+        if self.tls_context is not None:
+            options["tls_context"] = self.tls_context
+        if self.auth:
+            options.update(authenticator=_Authenticator(self), auth_require_tls=False)
+        controller = Controller(_Handler(self), hostname=self.host, port=self.port, ready_timeout=10, **options)
         controller.start()
         self._controller = controller
 
@@ -121,9 +154,9 @@ class SmtpServer:
 
 
 @contextlib.contextmanager
-def running_smtp_server() -> Iterator[SmtpServer]:
+def running_smtp_server(*, tls_context: ssl.SSLContext | None = None, auth: bool = False) -> Iterator[SmtpServer]:
     """A started server on a free port, stopped on exit (the ``smtp_server`` fixture in tests/conftest.py)."""
-    server = SmtpServer()
+    server = SmtpServer(tls_context=tls_context, auth=auth)
     server.start()
     try:
         yield server

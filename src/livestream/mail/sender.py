@@ -2,8 +2,11 @@
 
 One connection per message: notification and account emails are few and sent by jobs, so a pool would hold
 idle connections that servers drop anyway. STARTTLS is used whenever the server offers it (and required with
-``LS_SMTP_REQUIRE_TLS``); port 465 speaks TLS from the first byte. The password is a ``SecretStr`` and is
-handed to aiosmtplib only: it never appears in a log line or an error.
+``LS_SMTP_REQUIRE_TLS``); port 465 speaks TLS from the first byte. With a user name (``LS_SMTP_USER``) TLS is
+required: the password is never sent over a connection that is not encrypted, whether the server offers no
+STARTTLS or someone on the path stripped it from the EHLO answer; only ``LS_SMTP_ALLOW_PLAINTEXT_AUTH`` (never
+in production) lets it through. The password is a ``SecretStr`` and is handed to aiosmtplib only: it never
+appears in a log line or an error.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class SmtpMailer:
         password: str | None = None,
         timeout: float = 30.0,
         require_tls: bool = False,
+        allow_plaintext_auth: bool = False,
         tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
@@ -56,7 +60,30 @@ class SmtpMailer:
         self._password = password
         self.timeout = timeout
         self.require_tls = require_tls
+        self.allow_plaintext_auth = allow_plaintext_auth
         self.tls_context = tls_context
+
+    async def _start_tls(self, client: aiosmtplib.SMTP) -> None:
+        await client.ehlo()
+        if client.supports_extension("starttls"):
+            await client.starttls()
+            return
+        if self.username and not self.allow_plaintext_auth:
+            # Permanent: the next attempt meets the same server; the operator has to act.
+            log.error(
+                "smtp_auth_refused_without_tls",
+                host=self.host,
+                port=self.port,
+                reason="the server offers no STARTTLS; the password is not sent in clear text",
+                fix="use port 465 or a server with STARTTLS (LS_SMTP_ALLOW_PLAINTEXT_AUTH outside production only)",
+            )
+            raise MailError(
+                f"SMTP server {self.host}:{self.port} offers no STARTTLS: refusing to send the SMTP password "
+                "unencrypted",
+                permanent=True,
+            )
+        if self.require_tls:
+            raise MailError(f"SMTP server {self.host}:{self.port} offers no STARTTLS (LS_SMTP_REQUIRE_TLS)")
 
     def __repr__(self) -> str:  # no password, ever
         return f"SmtpMailer(host={self.host!r}, port={self.port}, sender={str(self.sender)!r})"
@@ -64,21 +91,23 @@ class SmtpMailer:
     async def send(self, message: OutgoingEmail) -> None:
         mime = to_mime(message, self.sender)
         implicit = self.port == IMPLICIT_TLS_PORT
+        # STARTTLS and AUTH are driven here, not by aiosmtplib's connect: its "STARTTLS when offered" would log in
+        # over the plain connection when the offer is missing.
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            timeout=self.timeout,
+            use_tls=implicit,
+            start_tls=False,
+            tls_context=self.tls_context,
+        )
         try:
-            await aiosmtplib.send(
-                mime,
-                sender=self.sender.addr_spec,
-                recipients=[message.to],
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self._password if self.username else None,
-                timeout=self.timeout,
-                use_tls=implicit,
-                # None: STARTTLS when the server offers it; True: fail when it does not.
-                start_tls=None if implicit else (True if self.require_tls else None),
-                tls_context=self.tls_context,
-            )
+            async with client:
+                if not implicit:
+                    await self._start_tls(client)
+                if self.username:
+                    await client.login(self.username, self._password or "")
+                await client.send_message(mime, sender=self.sender.addr_spec, recipients=[message.to])
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]
             permanent = bool(codes) and all(code >= 500 for code in codes)
@@ -109,4 +138,5 @@ def make_mailer(settings: Settings) -> Mailer | None:
         password=settings.smtp_password.get_secret_value() if settings.smtp_password is not None else None,
         timeout=settings.smtp_timeout_seconds,
         require_tls=settings.smtp_require_tls,
+        allow_plaintext_auth=settings.smtp_allow_plaintext_auth,
     )
