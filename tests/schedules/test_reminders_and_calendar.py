@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ import icalendar
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
+from livestream.notifications.delivery import Written
 from livestream.notifications.models import Notification
 from livestream.schedules.models import Schedule
 from tests.api.helpers import assert_error, bearer, container, quick_user
@@ -166,3 +168,35 @@ async def test_the_calendar_feed_parses_back_with_stable_uids(app: FastAPI, clie
     assert list(empty.walk("VEVENT")) == []
     async with container(app).db.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Schedule)) == 2
+
+
+async def test_a_title_changed_while_the_reminder_goes_out_does_not_send_it_again(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    creator, token = await quick_user(app)
+    fans = [await quick_user(app) for _ in range(2)]
+    for _, fan_token in fans:
+        await follow(client, fan_token, creator["user_id"])
+    near = await plan(client, token, soon(minutes=10), title="Soon")
+    c = container(app)
+    edited = False
+
+    async def edit_meanwhile(rows: Sequence[Written]) -> None:
+        nonlocal edited
+        if not edited:
+            edited = True
+            response = await client.put(
+                f"/api/schedules/{near['schedule_id']}", json={"title": "Soon (renamed)"}, headers=bearer(token)
+            )
+            assert response.status_code == 200
+
+    c.notification_jobs.delivery.add("test_edit", edit_meanwhile)
+    try:
+        assert await c.schedule_jobs.send_due_reminders() == 1
+    finally:
+        c.notification_jobs.delivery.channels = [
+            (n, ch) for n, ch in c.notification_jobs.delivery.channels if n != "test_edit"
+        ]
+    assert edited
+    assert await c.schedule_jobs.send_due_reminders() == 0
+    assert sorted(await reminders_for(app, near["schedule_id"])) == sorted(uuid.UUID(f["user_id"]) for f, _ in fans)

@@ -206,3 +206,44 @@ async def test_past_entries_cannot_be_cancelled_and_upcoming_ones_are_capped(
         "/api/schedules", json={"title": "One more", "starts_at": iso(soon(days=5))}, headers=bearer(token)
     )
     assert_error(response, 409, "TOO_MANY_SCHEDULES")
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+async def test_times_that_leave_the_calendar_in_utc_are_400s(
+    app: FastAPI, client: httpx.AsyncClient, moment: str
+) -> None:
+    creator, token = await quick_user(app)
+    created = await client.post("/api/schedules", json={"title": "Edge", "starts_at": moment}, headers=bearer(token))
+    assert_error(created, 400, "VALIDATION_ERROR")
+    for params in ({"from": moment}, {"to": moment}, {"from": "2026-01-01T00:00:00Z", "to": moment}):
+        listed = await client.get("/api/schedules", params={"user_id": creator["user_id"], **params})
+        assert_error(listed, 400, "VALIDATION_ERROR")
+
+
+async def test_cancelling_does_not_lift_the_daily_limit_on_new_entries(app: FastAPI, client: httpx.AsyncClient) -> None:
+    from livestream.schedules.models import Schedule
+    from livestream.schedules.service import MAX_CREATED_PER_DAY
+    from tests.api.helpers import container
+
+    creator, token = await quick_user(app)
+    async with container(app).db.unit_of_work() as session:
+        for n in range(MAX_CREATED_PER_DAY - 1):
+            session.add(
+                Schedule(
+                    user_id=uuid.UUID(creator["user_id"]),
+                    title=f"#{n}",
+                    starts_at=soon(days=2, minutes=n),
+                    status="cancelled",
+                )
+            )
+    last = await client.post(
+        "/api/schedules", json={"title": "Last", "starts_at": iso(soon(days=1))}, headers=bearer(token)
+    )
+    assert last.status_code == 201, last.text
+    assert (
+        await client.delete(f"/api/schedules/{last.json()['schedule_id']}", headers=bearer(token))
+    ).status_code == 204
+    refused = await client.post(
+        "/api/schedules", json={"title": "More", "starts_at": iso(soon(days=1))}, headers=bearer(token)
+    )
+    assert_error(refused, 409, "TOO_MANY_SCHEDULES")

@@ -44,6 +44,7 @@ from livestream.ratelimit import Counters
 from livestream.realtime.engine import Engine
 from livestream.realtime.factory import make_engine
 from livestream.realtime.hub import Hub
+from livestream.schedules.feeds import CalendarFeeds
 from livestream.schedules.tasks import ScheduleJobs
 from livestream.security import JWTCodec
 from livestream.storage.base import Storage
@@ -82,6 +83,7 @@ class Container:
     web_push: WebPush
     live_notifications: LiveNotifications
     schedule_jobs: ScheduleJobs
+    calendar_feeds: CalendarFeeds
     rtmp: RTMPServer | None = None
     # None without SMTP (LS_SMTP_HOST unset): no email of any kind is sent.
     mailer: Mailer | None = None
@@ -188,11 +190,13 @@ class Container:
         )
         web_push.register()
         delivery.add("push", web_push.channel)
+        calendar_feeds = CalendarFeeds(db, public_url=settings.public_url)
         schedule_jobs = ScheduleJobs(
             db,
             notification_jobs,
             reminder_minutes=settings.schedule_reminder_minutes,
             every_seconds=settings.schedule_reminder_check_seconds,
+            changed=calendar_feeds.changed,
         )
         schedule_jobs.register(periodic)
         lifecycle.subscribe(schedule_jobs.on_transition)
@@ -259,6 +263,7 @@ class Container:
             web_push=web_push,
             live_notifications=live_notifications,
             schedule_jobs=schedule_jobs,
+            calendar_feeds=calendar_feeds,
         )
 
     @property
@@ -293,6 +298,7 @@ class Container:
             WebPush: self.web_push,
             LiveNotifications: self.live_notifications,
             ScheduleJobs: self.schedule_jobs,
+            CalendarFeeds: self.calendar_feeds,
         }
 
     async def start(self) -> None:
@@ -334,6 +340,7 @@ class Container:
             # Background refreshes of the public views and counts read the database and the engine.
             ("stream_views", self.stream_views.close),
             ("profile_views", self.profile_views.close),
+            ("calendar_feeds", self.calendar_feeds.close),
             ("events", self.events.close),
             ("hub", self.hub.close),  # closes the engine, and with it the counters
             ("db", self.db.dispose),

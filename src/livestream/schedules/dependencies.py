@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from livestream.http.deps import SessionDep
+from livestream.http.deps import SessionDep, provided
+from livestream.schedules.feeds import CalendarFeeds
 from livestream.schedules.repository import ScheduleRepository
 from livestream.schedules.service import ScheduleService
 from livestream.users.repository import UserRepository
@@ -17,3 +18,4 @@ async def get_schedule_service(session: SessionDep) -> ScheduleService:
 
 
 ScheduleServiceDep = Annotated[ScheduleService, Depends(get_schedule_service)]
+CalendarFeedsDep = Annotated[CalendarFeeds, Depends(provided(CalendarFeeds))]

@@ -38,6 +38,10 @@ class ScheduleRepository:
         )
         return int((await self.session.execute(query)).scalar_one())
 
+    async def count_created_since(self, user_id: uuid.UUID, since: datetime) -> int:
+        query = select(func.count()).where(Schedule.user_id == user_id, Schedule.created_at >= since)
+        return int((await self.session.execute(query)).scalar_one())
+
     async def of_user(
         self, user_id: uuid.UUID, *, start: datetime, end: datetime | None, limit: int
     ) -> list[tuple[Schedule, User]]:
@@ -98,13 +102,13 @@ class ScheduleRepository:
         )
         return [(row[0], row[1]) for row in await self.session.execute(query)]
 
-    async def mark_reminded(self, schedule_id: uuid.UUID, sequence: int, at: datetime) -> bool:
-        """Only if the entry is still the one reminded of (same sequence: its time did not change meanwhile)."""
+    async def mark_reminded(self, schedule_id: uuid.UUID, starts_at: datetime, at: datetime) -> bool:
+        """Only if the entry still starts when the reminder said (a new time re-arms it instead)."""
         result = await self.session.execute(
             update(Schedule)
             .where(
                 Schedule.schedule_id == schedule_id,
-                Schedule.sequence == sequence,
+                Schedule.starts_at == starts_at,
                 Schedule.reminded_at.is_(None),
             )
             .values(reminded_at=at)

@@ -7,18 +7,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import AwareDatetime
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from livestream.auth.dependencies import CurrentUser
-from livestream.http.deps import SettingsDep
+from livestream.http.deps import SessionDep, after_commit
 from livestream.http.responses import errors
 from livestream.schedules import errors as schedule_errors
-from livestream.schedules.dependencies import ScheduleServiceDep
+from livestream.schedules.dependencies import CalendarFeedsDep, ScheduleServiceDep
+from livestream.schedules.feeds import CalendarFeeds
 from livestream.schedules.schemas import ScheduleCreate, ScheduleList, ScheduleOut, ScheduleUpdate
 from livestream.schedules.service import out
 
 router = APIRouter(tags=["schedules"])
 
 Limit = Annotated[int, Query(ge=1, le=200, description="At most this many entries (1–200)")]
+
+
+def _feed_changes(session: AsyncSession, feeds: CalendarFeeds, user_id: uuid.UUID) -> None:
+    """This process builds the creator's calendar feed again once the change is committed."""
+
+    async def drop() -> None:
+        feeds.changed(user_id)
+
+    after_commit(session, drop)
 
 
 @router.post(
@@ -28,9 +39,12 @@ Limit = Annotated[int, Query(ge=1, le=200, description="At most this many entrie
     responses=errors(400, 401, 409),
     operation_id="createSchedule",
 )
-async def create_schedule(body: ScheduleCreate, user: CurrentUser, schedules: ScheduleServiceDep) -> ScheduleOut:
+async def create_schedule(
+    body: ScheduleCreate, user: CurrentUser, schedules: ScheduleServiceDep, session: SessionDep, feeds: CalendarFeedsDep
+) -> ScheduleOut:
     """Plan a stream. Followers are reminded before it starts; going live within 30 minutes of it links the stream."""
     schedule = await schedules.create(user.user_id, body)
+    _feed_changes(session, feeds, user.user_id)
     return out(schedule, user)
 
 
@@ -73,10 +87,16 @@ async def get_schedule(schedule_id: uuid.UUID, schedules: ScheduleServiceDep) ->
     operation_id="updateSchedule",
 )
 async def update_schedule(
-    schedule_id: uuid.UUID, body: ScheduleUpdate, user: CurrentUser, schedules: ScheduleServiceDep
+    schedule_id: uuid.UUID,
+    body: ScheduleUpdate,
+    user: CurrentUser,
+    schedules: ScheduleServiceDep,
+    session: SessionDep,
+    feeds: CalendarFeedsDep,
 ) -> ScheduleOut:
     """Change a planned entry (the creator only). A new start time re-arms the followers' reminder."""
     schedule = await schedules.update(user.user_id, schedule_id, body)
+    _feed_changes(session, feeds, user.user_id)
     return out(schedule, user)
 
 
@@ -86,10 +106,17 @@ async def update_schedule(
     responses=errors(401, 403, 404, 409),
     operation_id="deleteSchedule",
 )
-async def delete_schedule(schedule_id: uuid.UUID, user: CurrentUser, schedules: ScheduleServiceDep) -> Response:
+async def delete_schedule(
+    schedule_id: uuid.UUID,
+    user: CurrentUser,
+    schedules: ScheduleServiceDep,
+    session: SessionDep,
+    feeds: CalendarFeedsDep,
+) -> Response:
     """Cancel a planned entry. It stays listed as `cancelled` so subscribed calendars drop it; one that is live,
     done or already past → 409."""
     await schedules.cancel(user.user_id, schedule_id)
+    _feed_changes(session, feeds, user.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -102,9 +129,9 @@ async def delete_schedule(schedule_id: uuid.UUID, user: CurrentUser, schedules: 
     },
     operation_id="getScheduleFeed",
 )
-async def schedule_feed(user_id: uuid.UUID, schedules: ScheduleServiceDep, settings: SettingsDep) -> Response:
+async def schedule_feed(user_id: uuid.UUID, feeds: CalendarFeedsDep) -> Response:
     """The creator's schedule as a calendar feed: subscribe to this URL in a calendar app (`webcal://` works too)."""
-    username, body = await schedules.calendar(user_id, public_url=settings.public_url.rstrip("/"))
+    username, body = await feeds.get(user_id)
     return Response(
         content=body,
         media_type="text/calendar; charset=utf-8",

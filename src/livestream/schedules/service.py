@@ -6,12 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from livestream.db import utcnow
+from livestream.errors import AppError
 from livestream.schedules import errors
-from livestream.schedules.calendar import build_feed
 from livestream.schedules.models import Schedule
 from livestream.schedules.repository import ScheduleRepository
 from livestream.schedules.schemas import ScheduleCreate, ScheduleCreator, ScheduleOut, ScheduleUpdate
-from livestream.users.errors import UserNotFound
 from livestream.users.models import User
 from livestream.users.repository import UserRepository
 
@@ -22,8 +21,8 @@ MAX_UPCOMING = 100
 MAX_RANGE = timedelta(days=400)
 # What GET /api/schedules shows without ``from``: what is coming, and what just happened.
 DEFAULT_LOOKBACK = timedelta(days=1)
-FEED_SINCE = timedelta(days=30)
-FEED_LIMIT = 500
+# New entries a creator may make in a day, cancelled ones included: the rows one account adds stay bounded.
+MAX_CREATED_PER_DAY = 200
 
 
 class ScheduleService:
@@ -36,6 +35,8 @@ class ScheduleService:
         starts_at = _checked_start(body.starts_at, now)
         if await self.schedules.count_upcoming(user_id, now) >= MAX_UPCOMING:
             raise errors.TooManySchedules()
+        if await self.schedules.count_created_since(user_id, now - timedelta(days=1)) >= MAX_CREATED_PER_DAY:
+            raise errors.TooManySchedules("You have planned as many streams today as a channel may; try again tomorrow")
         schedule = Schedule(
             user_id=user_id,
             title=body.title,
@@ -93,8 +94,8 @@ class ScheduleService:
     async def of_user(
         self, user_id: uuid.UUID, *, start: datetime | None, end: datetime | None, limit: int
     ) -> list[ScheduleOut]:
-        start = start.astimezone(UTC) if start is not None else utcnow() - DEFAULT_LOOKBACK
-        end = end.astimezone(UTC) if end is not None else None
+        start = _utc(start, errors.BadRange) if start is not None else utcnow() - DEFAULT_LOOKBACK
+        end = _utc(end, errors.BadRange) if end is not None else None
         if end is not None and (end <= start or end - start > MAX_RANGE):
             raise errors.BadRange()
         rows = await self.schedules.of_user(user_id, start=start, end=end, limit=limit)
@@ -103,15 +104,6 @@ class ScheduleService:
     async def following(self, user_id: uuid.UUID, limit: int) -> list[ScheduleOut]:
         rows = await self.schedules.upcoming_followed(user_id, utcnow(), limit)
         return [out(schedule, creator) for schedule, creator in rows]
-
-    async def calendar(self, user_id: uuid.UUID, *, public_url: str) -> tuple[str, bytes]:
-        """The creator's username and their schedule as iCalendar: the last month and everything ahead."""
-        creator = await self.users.get(user_id)
-        if creator is None:
-            raise UserNotFound()
-        now = utcnow()
-        entries = await self.schedules.feed(user_id, since=now - FEED_SINCE, limit=FEED_LIMIT)
-        return creator.username, build_feed(creator, entries, public_url=public_url, now=now)
 
     async def _owned(self, user_id: uuid.UUID, schedule_id: uuid.UUID) -> Schedule:
         found = await self.schedules.get(schedule_id, for_update=True)
@@ -123,8 +115,15 @@ class ScheduleService:
         return schedule
 
 
+def _utc(value: datetime, error: type[AppError]) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise error() from None
+
+
 def _checked_start(value: datetime, now: datetime) -> datetime:
-    starts_at = value.astimezone(UTC).replace(microsecond=0)  # calendars keep seconds
+    starts_at = _utc(value, errors.StartsAtOutOfRange).replace(microsecond=0)  # calendars keep seconds
     if starts_at <= now or starts_at > now + HORIZON:
         raise errors.StartsAtOutOfRange()
     return starts_at

@@ -3,7 +3,7 @@
 Reminders: a periodic job finds planned entries starting within ``LS_SCHEDULE_REMINDER_MINUTES`` whose followers
 were not reminded yet, fans the reminder out (one row per follower and entry-version, so two processes doing it
 at once, or a run cut short and repeated, still tell each follower once), and only then marks the entry reminded.
-A new start time clears the mark and bumps the entry's sequence, which is part of the reminder's event key.
+A new start time clears the mark and is part of the reminder's event key, so the reminder re-arms.
 
 The lifecycle: a go-live within 30 minutes of a planned start links that stream and marks the entry ``live``; the
 stream's end marks it ``done``.
@@ -11,6 +11,8 @@ stream's end marks it ``done``.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from livestream.db import Database, utcnow
@@ -30,14 +32,23 @@ LATE = timedelta(minutes=5)
 
 
 def reminder_key(schedule: Schedule) -> str:
-    return f"schedule_reminder:{schedule.schedule_id}:{schedule.sequence}"
+    # Per start time, not per edit: a title changed while the reminder goes out does not send it again.
+    return f"schedule_reminder:{schedule.schedule_id}:{int(schedule.starts_at.timestamp())}"
 
 
 class ScheduleJobs:
     def __init__(
-        self, db: Database, notifications: NotificationJobs, *, reminder_minutes: int, every_seconds: float = 30
+        self,
+        db: Database,
+        notifications: NotificationJobs,
+        *,
+        reminder_minutes: int,
+        every_seconds: float = 30,
+        changed: Callable[[uuid.UUID], None] | None = None,
     ) -> None:
         self.db = db
+        # Told of a creator whose schedule the lifecycle changed (their calendar feed is built again).
+        self.changed = changed
         self.notifications = notifications
         self.ahead = timedelta(minutes=reminder_minutes)
         self.every_seconds = every_seconds
@@ -64,7 +75,7 @@ class ScheduleJobs:
                 schedule_id=str(schedule.schedule_id),
             )
             async with self.db.unit_of_work() as session:
-                if await ScheduleRepository(session).mark_reminded(schedule.schedule_id, schedule.sequence, utcnow()):
+                if await ScheduleRepository(session).mark_reminded(schedule.schedule_id, schedule.starts_at, utcnow()):
                     reminded += 1
         return reminded
 
@@ -74,13 +85,21 @@ class ScheduleJobs:
             async with self.db.unit_of_work() as session:
                 schedules = ScheduleRepository(session)
                 planned = await schedules.nearest_planned(transition.user_id, transition.at)
-                if planned is not None and await schedules.link(
+                linked = planned is not None and await schedules.link(
                     planned.schedule_id, transition.stream_id, transition.at
-                ):
-                    log.info("schedule_live", schedule_id=str(planned.schedule_id), stream_id=str(transition.stream_id))
+                )
+            if linked and planned is not None:
+                log.info("schedule_live", schedule_id=str(planned.schedule_id), stream_id=str(transition.stream_id))
+                self._changed(transition.user_id)
         elif transition.kind == "ended":
             async with self.db.unit_of_work() as session:
-                await ScheduleRepository(session).finish(transition.stream_id, transition.at)
+                finished = await ScheduleRepository(session).finish(transition.stream_id, transition.at)
+            if finished:
+                self._changed(transition.user_id)
+
+    def _changed(self, user_id: uuid.UUID) -> None:
+        if self.changed is not None:
+            self.changed(user_id)
 
 
 def _payload(schedule: Schedule, creator: User) -> dict[str, object]:
