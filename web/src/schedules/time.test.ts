@@ -22,11 +22,12 @@ describe("schedule times", () => {
     // 28 March 2027, Paris: 02:00 jumps to 03:00; 02:30 does not exist and lands after the gap.
     expect(localInputToUtc("2027-03-28T01:30", "Europe/Paris")).toBe("2027-03-28T00:30:00Z");
     expect(localInputToUtc("2027-03-28T03:30", "Europe/Paris")).toBe("2027-03-28T01:30:00Z");
-    const skipped = localInputToUtc("2027-03-28T02:30", "Europe/Paris");
-    expect(skipped).not.toBeNull();
-    expect(["2027-03-28T00:30:00Z", "2027-03-28T01:30:00Z"]).toContain(skipped);
-    // 31 October 2027, Paris: 03:00 goes back to 02:00; 02:30 happens twice, either is a fair reading.
-    expect(["2027-10-31T00:30:00Z", "2027-10-31T01:30:00Z"]).toContain(localInputToUtc("2027-10-31T02:30", "Europe/Paris"));
+    // 02:30 read with the offset from before the change: 03:30 CEST, east of UTC as west of it.
+    expect(localInputToUtc("2027-03-28T02:30", "Europe/Paris")).toBe("2027-03-28T01:30:00Z");
+    expect(localInputToUtc("2027-03-14T02:30", "America/New_York")).toBe("2027-03-14T07:30:00Z");
+    // 31 October 2027, Paris: 03:00 goes back to 02:00; 02:30 happens twice: its first showing.
+    expect(localInputToUtc("2027-10-31T02:30", "Europe/Paris")).toBe("2027-10-31T00:30:00Z");
+    expect(localInputToUtc("2027-11-07T01:30", "America/New_York")).toBe("2027-11-07T05:30:00Z");
     expect(localInputToUtc("2027-10-31T04:00", "Europe/Paris")).toBe("2027-10-31T03:00:00Z");
   });
 

@@ -75,6 +75,8 @@ function zoneOffset(ms: number, zone: string): number {
   return asUtc - (ms - (ms % 1000));
 }
 
+const HALF_DAY = 12 * 3600 * 1000;
+
 const LOCAL_INPUT_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/;
 
 /**
@@ -88,10 +90,12 @@ export function localInputToUtc(value: string, zone: string = viewerTimeZone()):
   const [year, month, day, hour, minute, second] = m.slice(1).map((v) => Number(v ?? "0")) as [number, number, number, number, number, number];
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return null;
   const guess = Date.UTC(year, month - 1, day, hour, minute, second);
-  let ms = guess - zoneOffset(guess, zone);
-  // Near a clock change the offset at the answer can differ from the one at the guess: once more settles it.
-  const again = guess - zoneOffset(ms, zone);
-  if (again !== ms && wallMatches(again, zone, hour, minute)) ms = again;
+  // The zone's offsets half a day either side: around a clock change they differ, otherwise they agree.
+  const candidates = [guess - zoneOffset(guess - HALF_DAY, zone), guess - zoneOffset(guess + HALF_DAY, zone)];
+  const matching = candidates.filter((c) => wallMatches(c, zone, hour, minute));
+  // A time shown twice (autumn) is its first showing; a time skipped (spring) is read with the offset from
+  // before the change, which lands just after the gap, as clocks do, whichever side of UTC the zone is.
+  const ms = matching.length > 0 ? Math.min(...matching) : Math.max(...candidates);
   const date = new Date(ms);
   if (Number.isNaN(date.getTime())) return null;
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
