@@ -238,6 +238,20 @@ async def test_new_followers_are_batched_until_read(app: FastAPI, client: httpx.
     assert [n["payload"]["count"] for n in items] == [1, 4]
 
 
+async def test_follows_counted_at_once_make_one_notification_with_every_follower(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    c = container(app)
+    if c.settings.is_sqlite:
+        pytest.skip("SQLite has one writer: jobs cannot count at once there")
+    creator, creator_token = await quick_user(app)
+    fans = [await quick_user(app) for _ in range(8)]
+    await asyncio.gather(*(c.notification_jobs.new_follower(creator["user_id"], fan["user_id"]) for fan, _ in fans))
+    items = [n for n in await notifications_of(client, creator_token) if n["kind"] == "new_follower"]
+    assert len(items) == 1
+    assert items[0]["payload"]["count"] == 8
+
+
 async def test_settings_are_validated_and_say_what_is_available(app: FastAPI, client: httpx.AsyncClient) -> None:
     _, token = await quick_user(app)
     got = await client.get("/api/users/me/notification-settings", headers=bearer(token))
@@ -246,6 +260,7 @@ async def test_settings_are_validated_and_say_what_is_available(app: FastAPI, cl
         "push": False,
         "kinds": {"stream_started": True, "schedule_reminder": True, "archive_ready": True, "new_follower": True},
         "email_available": False,
+        "email_verified": False,
         "push_available": True,
     }
     for bad in ({"email": "maybe"}, {"kinds": {"stream_started": False, "spam": True}}, {"unknown": 1}, [1, 2]):

@@ -153,6 +153,14 @@ class NotificationRepository:
             created_at=created_at,
         )
 
+    async def lock_for_counting(self, user_id: uuid.UUID, kind: str) -> None:
+        """PostgreSQL: one transaction at a time counts into a user's batched notification of ``kind`` (two
+        follows at once would each start one, or overwrite each other's count). SQLite has one writer anyway."""
+        if self._postgres:
+            await self.session.execute(
+                select(func.pg_advisory_xact_lock(func.hashtextextended(literal(f"{kind}:{user_id}"), 0)))
+            )
+
     async def unread_of_kind(self, user_id: uuid.UUID, kind: str) -> Notification | None:
         result = await self.session.execute(
             select(Notification)
@@ -214,8 +222,8 @@ class NotificationRepository:
     # --- email ---------------------------------------------------------------------------------------------
 
     async def email_due(self, notification_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-        """Of these notifications, the ones to email, in one query: not emailed yet, and the recipient has an
-        address and turned email on, and this kind of notification too."""
+        """Of these notifications, the ones to email, in one query: not emailed yet, and the recipient has a
+        confirmed address and turned email on, and this kind of notification too."""
         if not notification_ids:
             return []
         kind_on = or_(
@@ -231,6 +239,7 @@ class NotificationRepository:
                 NotificationSettings.email.is_(True),
                 kind_on,
                 User.email != "",
+                User.email_verified_at.is_not(None),
             )
         )
         return list((await self.session.execute(query)).scalars())
@@ -253,6 +262,7 @@ class NotificationRepository:
                 Notification.emailed_at.is_(None),
                 kind_on,
                 User.email != "",
+                User.email_verified_at.is_not(None),
             )
             .order_by(Notification.created_at)
             .limit(limit)

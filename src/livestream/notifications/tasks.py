@@ -167,6 +167,7 @@ class NotificationJobs:
             if user is None:
                 return None
             name = user.display_name or user.username
+            await notifications.lock_for_counting(creator, "new_follower")
             pending = await notifications.unread_of_kind(creator, "new_follower")
             if pending is None:
                 payload = {"count": 1, "names": [name], "follower_ids": [follower_id]}
