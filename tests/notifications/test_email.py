@@ -24,7 +24,9 @@ from livestream.notifications.emails import EMAIL, Links, compose
 from livestream.notifications.models import Notification
 from livestream.notifications.unsubscribe import unsubscribe_token, user_of_token
 from livestream.streams.repository import StreamRepository
-from tests.api.helpers import assert_error, bearer, container, quick_user
+from livestream.users.models import User
+from tests.api.helpers import assert_error, bearer, container
+from tests.api.helpers import quick_user as unverified_user
 from tests.conftest import SECRET
 from tests.notifications.test_notifications import follow, go_live
 from tests.support.smtp_server import Received, SmtpServer
@@ -37,6 +39,20 @@ ONE_CLICK = {"content-type": "application/x-www-form-urlencoded"}
 def settings_overrides(smtp_server: SmtpServer) -> dict[str, object]:
     # Retries 0.1, 0.2, 0.4… s apart: a test waits a second, not minutes, for the server to come back.
     return smtp_server.settings(jobs_retry_base_seconds=0.1, smtp_attempts=8, smtp_timeout_seconds=5)
+
+
+async def confirm(app: FastAPI, user: dict[str, Any]) -> None:
+    async with container(app).db.unit_of_work() as session:
+        await session.execute(
+            update(User).where(User.user_id == uuid.UUID(user["user_id"])).values(email_verified_at=utcnow())
+        )
+
+
+async def quick_user(app: FastAPI, username: str | None = None) -> tuple[dict[str, Any], str]:
+    """A user whose address is confirmed: notification emails go to confirmed addresses only."""
+    user, token = await unverified_user(app, username)
+    await confirm(app, user)
+    return user, token
 
 
 async def email_on(client: httpx.AsyncClient, token: str, **kinds: bool) -> None:
@@ -254,6 +270,47 @@ async def test_an_email_whose_job_was_lost_goes_out_once_by_the_reconciler(
     assert len(smtp_server.received()) == 1
     assert (await emailed_at(app, fan["user_id"]))[0] is not None
     assert await emailed_at(app, other["user_id"]) == [None]
+
+
+async def test_an_unconfirmed_address_gets_no_notification_email_until_it_is_confirmed(
+    app: FastAPI, client: httpx.AsyncClient, smtp_server: SmtpServer
+) -> None:
+    creator, creator_token = await quick_user(app)
+    fan, fan_token = await unverified_user(app)
+    await follow(client, fan_token, creator["user_id"])
+    await email_on(client, fan_token)
+    shown = await client.get("/api/users/me/notification-settings", headers=bearer(fan_token))
+    assert (shown.json()["email"], shown.json()["email_verified"]) == (True, False)
+    await go_live(app, client, creator_token)
+    c = container(app)
+    await c.jobs.idle(30)
+    assert smtp_server.received() == []
+    # Not a candidate for the reconciler either, once old enough to look stranded.
+    async with c.db.unit_of_work() as session:
+        await session.execute(update(Notification).values(created_at=utcnow() - timedelta(minutes=11)))
+    assert c.notification_emails is not None
+    await c.notification_emails.reconcile()
+    await c.jobs.idle(30)
+    assert smtp_server.received() == []
+    # The job itself (enqueued while the address was confirmed, then changed): nothing to an unconfirmed one.
+    async with c.db.sessionmaker() as session:
+        (notification_id,) = (
+            await session.execute(
+                select(Notification.notification_id).where(Notification.user_id == uuid.UUID(fan["user_id"]))
+            )
+        ).scalars()
+    await c.notification_emails.send(str(notification_id))
+    assert smtp_server.received() == []
+    # Confirmed: the settings say so, and the next notification is emailed.
+    await confirm(app, fan)
+    shown = await client.get("/api/users/me/notification-settings", headers=bearer(fan_token))
+    assert shown.json()["email_verified"] is True
+    second, second_token = await quick_user(app)
+    await follow(client, fan_token, second["user_id"])
+    await go_live(app, client, second_token)
+    (got,) = await smtp_server.wait_for(1)
+    assert got.recipients == [fan["email"]]
+    assert got.message["Subject"].startswith(f"{second['username']} is live")
 
 
 async def _stream_of(app: FastAPI, client: httpx.AsyncClient, token: str) -> str:

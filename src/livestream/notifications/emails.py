@@ -197,8 +197,11 @@ def compose(notification: Notification, address: str, links: Links, token: str) 
 
 
 def wanted(notification: Notification, user: User, settings: NotificationSettings | None) -> bool:
-    """Still to be emailed: not yet, an address, email on and this kind on (a user may have switched since)."""
-    if notification.emailed_at is not None or not user.email or settings is None or not settings.email:
+    """Still to be emailed: not yet, a confirmed address, email on and this kind on (a user may have switched or
+    changed address since). An unconfirmed address may be anyone's: it gets nothing until its link comes back."""
+    if notification.emailed_at is not None or not user.email or user.email_verified_at is None:
+        return False
+    if settings is None or not settings.email:
         return False
     return bool(getattr(settings, notification.type, False))
 

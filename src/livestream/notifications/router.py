@@ -104,7 +104,7 @@ async def read_one(
     operation_id="getNotificationSettings",
 )
 async def get_settings(user: CurrentUser, notifications: NotificationServiceDep) -> NotificationSettingsOut:
-    return await notifications.settings(user.user_id)
+    return await notifications.settings(user)
 
 
 @router.put(
@@ -117,7 +117,7 @@ async def update_settings(
     body: NotificationSettingsIn, user: CurrentUser, notifications: NotificationServiceDep
 ) -> NotificationSettingsOut:
     """Email and push on or off, and which kinds of notification you get at all."""
-    return await notifications.update_settings(user.user_id, body)
+    return await notifications.update_settings(user, body)
 
 
 _UNSUBSCRIBE_BODY: dict[str, object] = {

@@ -41,6 +41,9 @@ class NotificationSettingsOut(BaseModel):
     push: bool = Field(description="Browser push (only sent once push delivery is available)")
     kinds: NotificationKinds
     email_available: bool = Field(description="The operator configured email delivery")
+    email_verified: bool = Field(
+        description="The account's address is confirmed; until it is, no notification email is sent to it"
+    )
     push_available: bool = Field(description="The server can send browser push")
 
 

@@ -16,6 +16,7 @@ from livestream.notifications.schemas import (
 )
 from livestream.notifications.unsubscribe import user_of_token
 from livestream.pagination import Cursor, Page
+from livestream.users.models import User
 
 
 class NotificationService:
@@ -48,11 +49,11 @@ class NotificationService:
     async def mark_all_read(self, user_id: uuid.UUID) -> int:
         return await self.notifications.mark_read(user_id)
 
-    async def settings(self, user_id: uuid.UUID) -> NotificationSettingsOut:
-        return self._settings_out(await self.notifications.settings(user_id))
+    async def settings(self, user: User) -> NotificationSettingsOut:
+        return self._settings_out(await self.notifications.settings(user.user_id), user)
 
-    async def update_settings(self, user_id: uuid.UUID, change: NotificationSettingsIn) -> NotificationSettingsOut:
-        current = await self.notifications.settings(user_id)
+    async def update_settings(self, user: User, change: NotificationSettingsIn) -> NotificationSettingsOut:
+        current = await self.notifications.settings(user.user_id)
         if change.email is not None:
             current.email = change.email
         if change.push is not None:
@@ -63,7 +64,7 @@ class NotificationService:
                 if value is not None:
                     setattr(current, kind, value)
         await self.notifications.save_settings(current)
-        return self._settings_out(current)
+        return self._settings_out(current, user)
 
     async def unsubscribe(self, token: str, *, secret_key: str) -> UnsubscribeOut:
         """The link in a notification email, signed in or not: that account's email goes off. Again: no change."""
@@ -79,12 +80,13 @@ class NotificationService:
             await self.notifications.save_settings(current)
         return UnsubscribeOut(email=False, username=username)
 
-    def _settings_out(self, row: NotificationSettings) -> NotificationSettingsOut:
+    def _settings_out(self, row: NotificationSettings, user: User) -> NotificationSettingsOut:
         return NotificationSettingsOut(
             email=row.email,
             push=row.push,
             kinds=NotificationKinds(**{kind: bool(getattr(row, kind)) for kind in KINDS}),
             email_available=self.email_available,
+            email_verified=user.email_verified_at is not None,
             push_available=self.push_available,
         )
 

@@ -82,6 +82,41 @@ describe("notification settings", () => {
     expect(await calls.find((c) => c.method === "PUT")!.clone().json()).toEqual({ email: true });
   });
 
+  it("says to confirm the address first, with the resend action, and keeps the email switch usable", async () => {
+    setAuthenticated("token-a", { ...alice, email_verified: false });
+    const { calls } = stubFetch({
+      ...unread,
+      "GET /api/users/me/notification-settings": () =>
+        json(200, makeSettings({ email_available: true, email_verified: false })),
+      "PUT /api/users/me/notification-settings": () =>
+        json(200, makeSettings({ email_available: true, email_verified: false, email: true })),
+      "POST /api/auth/verify-email/resend": () => json(202, { status: "accepted", message: "sent" }),
+    });
+    const user = userEvent.setup();
+    renderApp("/settings/notifications");
+    const delivery = await screen.findByTestId("notification-delivery");
+    expect(delivery).toHaveTextContent("Confirm your email address first: emails start once it is confirmed");
+    const email = within(delivery).getByTestId("delivery-email");
+    expect(email).toBeEnabled();
+    await user.click(email);
+    await waitFor(() => expect(email).toBeChecked());
+    await user.click(within(delivery).getByRole("button", { name: "Send me a confirmation link" }));
+    expect(await within(delivery).findByText(/We have sent a new link/)).toBeInTheDocument();
+    expect(calls.filter((c) => c.url.includes("/verify-email/resend"))).toHaveLength(1);
+  });
+
+  it("says nothing about confirming once the address is confirmed", async () => {
+    stubFetch({
+      ...unread,
+      "GET /api/users/me/notification-settings": () => json(200, makeSettings({ email_available: true })),
+    });
+    renderApp("/settings/notifications");
+    const delivery = await screen.findByTestId("notification-delivery");
+    expect(within(delivery).getByTestId("delivery-email")).toBeEnabled();
+    expect(delivery).not.toHaveTextContent("Confirm your email address first");
+    expect(within(delivery).queryByTestId("verify-email-hint")).toBeNull();
+  });
+
   it("puts a switch back and says why when saving fails", async () => {
     stubFetch({
       ...unread,

@@ -4,6 +4,7 @@ import { errorMessage } from "../api/errors";
 import { useNotificationSettings, useUpdateNotificationSettings } from "../api/notifications";
 import type { NotificationKindSwitches, NotificationSettings } from "../api/types";
 import { Spinner } from "../components/Status";
+import { VerifyEmailHint } from "../components/VerifyEmailHint";
 import { disablePush, enablePush, type EnableResult, pushSupport, type PushSupport, syncPush } from "../notifications/push";
 import { usePageTitle } from "../lib/usePageTitle";
 
@@ -56,6 +57,13 @@ const PUSH_REFUSED: Record<Exclude<EnableResult, "subscribed">, string> = {
   dismissed: "Push stays off: the browser's prompt was closed without allowing notifications.",
   unsupported: "This browser cannot receive push notifications.",
 };
+
+function emailHint(settings: NotificationSettings): string | undefined {
+  if (!settings.email_available) return "Email delivery is not set up on this server";
+  // An unconfirmed address may be someone else's: nothing is mailed to it until its link comes back.
+  if (!settings.email_verified) return "Confirm your email address first: emails start once it is confirmed";
+  return undefined;
+}
 
 function pushHint(available: boolean, support: PushSupport): string | undefined {
   if (!available) return "Browser push is not available on this server";
@@ -145,12 +153,13 @@ export function SettingsNotificationsPage() {
             <p className="muted">The same notifications, outside the app.</p>
             <Switch
               label="By email"
-              hint={settings.data.email_available ? undefined : "Email delivery is not set up on this server"}
+              hint={emailHint(settings.data)}
               testId="delivery-email"
               checked={settings.data.email}
               disabled={!settings.data.email_available}
               onChange={(on) => update.mutate({ email: on })}
             />
+            {settings.data.email_available && !settings.data.email_verified ? <VerifyEmailHint /> : null}
             <Switch
               label="As browser push notifications"
               hint={pushHint(settings.data.push_available, push.support)}

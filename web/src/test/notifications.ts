@@ -50,6 +50,7 @@ export function makeSettings(overrides: Partial<NotificationSettings> = {}): Not
     push: false,
     kinds: { stream_started: true, schedule_reminder: true, archive_ready: true, new_follower: true },
     email_available: false,
+    email_verified: true,
     push_available: false,
     ...overrides,
   };
