@@ -189,6 +189,89 @@ async def test_an_email_change_is_confirmed_at_the_new_address_and_the_old_one_t
     assert me.json()["email_verified"] is False
 
 
+async def test_moving_to_a_taken_address_answers_like_a_free_one_and_its_owner_is_told(
+    client: httpx.AsyncClient, app: FastAPI, smtp_server: SmtpServer
+) -> None:
+    await create_user(app, "holder", email="holder@example.com")
+    free_mover, free_token = await quick_user(app, "mover1")
+    taken_mover, taken_token = await quick_user(app, "mover2")
+    free = await client.put(
+        f"/api/users/{free_mover['user_id']}",
+        json={"email": "nobody.yet@example.com", "current_password": PASSWORD},
+        headers=bearer(free_token),
+    )
+    taken = await client.put(
+        f"/api/users/{taken_mover['user_id']}",
+        json={"email": "HOLDER@example.com", "current_password": PASSWORD},
+        headers=bearer(taken_token),
+    )
+    assert taken.status_code == free.status_code == 200, taken.text
+    assert set(taken.json()) == set(free.json())
+    assert (taken.json()["email"], taken.json()["email_verified"]) == ("holder@example.com", False)
+    assert (free.json()["email"], free.json()["email_verified"]) == ("nobody.yet@example.com", False)
+    assert {k: v for k, v in taken.headers.items() if k.lower() not in {"date", "x-request-id", "content-length"}} == {
+        k: v for k, v in free.headers.items() if k.lower() not in {"date", "x-request-id", "content-length"}
+    }
+
+    (notice,) = await mail_to(smtp_server, "holder@example.com")
+    assert "tried to move" in notice.message["Subject"]
+    assert "verify-email" not in notice.part("plain")
+    await mail_to(smtp_server, "nobody.yet@example.com")
+    await settle(app)
+    assert len(smtp_server.to("holder@example.com")) == 1
+    assert smtp_server.to(taken_mover["email"]) == []  # nothing changed: no "your address was changed"
+    async with container(app).db.sessionmaker() as session:
+        addresses = {row.username: row.email for row in await session.execute(select(User.username, User.email))}
+    assert addresses["mover2"] == taken_mover["email"]
+    assert addresses["holder"] == "holder@example.com"
+    assert addresses["mover1"] == "nobody.yet@example.com"
+
+
+async def test_email_changes_are_throttled_per_address(
+    client: httpx.AsyncClient, app: FastAPI, smtp_server: SmtpServer
+) -> None:
+    user, token = await quick_user(app, "flooder")
+    victims = ["victim.a@example.com", "victim.b@example.com"]
+    answers = []
+    for n in range(12):
+        response = await client.put(
+            f"/api/users/{user['user_id']}",
+            json={"email": victims[n % 2], "current_password": PASSWORD},
+            headers=bearer(token),
+        )
+        answers.append(response.status_code)
+        if response.status_code == 429:
+            assert_error(response, 429, "RATE_LIMITED")
+            break
+    assert answers[-1] == 429, answers
+    assert set(answers[:-1]) == {200}
+    await settle(app)
+    # Links and "your address was changed" notices together: at most the per-address limit (5) each.
+    for victim in victims:
+        assert 1 <= len(smtp_server.to(victim)) <= 5
+
+
+async def test_a_wrong_password_is_not_counted_against_the_address(
+    client: httpx.AsyncClient, app: FastAPI, smtp_server: SmtpServer
+) -> None:
+    user, token = await quick_user(app, "typist")
+    for _ in range(5):
+        wrong = await client.put(
+            f"/api/users/{user['user_id']}",
+            json={"email": "typed@example.com", "current_password": "not the password"},
+            headers=bearer(token),
+        )
+        assert_error(wrong, 403, "WRONG_PASSWORD")
+    # Five wrong passwords mailed nothing; counted, they would make this sixth request past the limit of 5.
+    right = await client.put(
+        f"/api/users/{user['user_id']}",
+        json={"email": "typed@example.com", "current_password": PASSWORD},
+        headers=bearer(token),
+    )
+    assert right.status_code == 200, right.text
+    await mail_to(smtp_server, "typed@example.com")
+
+
 async def test_a_link_for_an_address_the_account_left_is_refused(
     client: httpx.AsyncClient, app: FastAPI, smtp_server: SmtpServer
 ) -> None:

@@ -108,6 +108,14 @@ class AccountService:
             await self.throttle.hit(user.email, client)
         await self._verification_for(user)
 
+    async def email_change_requested(self, addresses: list[str], *, client: str) -> None:
+        """An account changes its address: each address it mails (a link to the new one, a notice to the old
+        one, or a notice to the owner of a taken one) counts like a sign-up, so nobody can flood a mailbox by
+        switching between two addresses."""
+        if self.throttle is not None:
+            for address in dict.fromkeys(a.strip().lower() for a in addresses):
+                await self.throttle.hit(address, client)
+
     async def email_changed(self, user: User) -> None:
         """After an email change (the account's address is already the new one, unconfirmed): a link to it."""
         if self.email_enabled:

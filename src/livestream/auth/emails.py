@@ -39,6 +39,7 @@ log = get_logger("livestream.auth")
 
 SEND = "auth.account_email"
 EMAIL_CHANGED = "auth.email_changed_notice"
+ADDRESS_TAKEN = "auth.address_taken_notice"
 RESEND_UNSENT = "auth.account_emails_unsent"
 # A row unsent for this long has lost its job: the job's own retries are over well before (6 attempts, ~1 min).
 UNSENT_AFTER = timedelta(minutes=10)
@@ -116,6 +117,19 @@ def someone_tried_email(to: str, links: Links) -> OutgoingEmail:
     )
 
 
+def address_taken_email(to: str, links: Links) -> OutgoingEmail:
+    return _email(
+        to,
+        f"Someone tried to move a {SITE} account to your address",
+        [
+            f"Someone signed in to another {SITE} account tried to change its email address to this one, which "
+            "already belongs to your account. Nothing was changed, on your account or theirs.",
+            "If it was you, there is nothing to do. If it was not you, you can ignore this email.",
+        ],
+        ("Reset my password", links.forgot),
+    )
+
+
 def verification_email(to: str, username: str, url: str) -> OutgoingEmail:
     return _email(
         to,
@@ -173,6 +187,7 @@ class AccountEmails:
     def register(self, periodic: PeriodicRunner, *, attempts: int | None = None) -> None:
         self.runtime.register(SEND, self.send, attempts=attempts)
         self.runtime.register(EMAIL_CHANGED, self.email_changed_notice, attempts=attempts)
+        self.runtime.register(ADDRESS_TAKEN, self.address_taken_notice, attempts=attempts)
         periodic.every(RESEND_UNSENT, RESEND_EVERY_S, self.resend_unsent)
 
     # --- triggers (after commit) -------------------------------------------------------------------------
@@ -183,6 +198,10 @@ class AccountEmails:
     async def address_changed(self, user_id: uuid.UUID, old_email: str, new_email: str) -> None:
         if self.enabled:
             await self.runtime.enqueue(EMAIL_CHANGED, user_id=str(user_id), old_email=old_email, new_email=new_email)
+
+    async def address_taken(self, address: str) -> None:
+        if self.enabled:
+            await self.runtime.enqueue(ADDRESS_TAKEN, address=address)
 
     # --- jobs ----------------------------------------------------------------------------------------------
 
@@ -268,6 +287,26 @@ class AccountEmails:
             if not exc.permanent:
                 raise
             log.warning("account_email_refused", job=EMAIL_CHANGED, code=exc.code)
+
+    async def address_taken_notice(self, address: str) -> None:
+        """A notice to the owner of an address another account tried to move to (best effort, like the above)."""
+        if self.mailer is None:
+            return
+        async with self.db.sessionmaker() as session:
+            owner = await UserRepository(session).get_by_email(address)
+        if owner is None:
+            return  # freed since: nobody to tell
+        try:
+            message = address_taken_email(owner.email, self.links)
+        except InvalidEmail as exc:
+            log.warning("account_email_unsendable", job=ADDRESS_TAKEN, error=str(exc))
+            return
+        try:
+            await self.mailer.send(message)
+        except MailError as exc:
+            if not exc.permanent:
+                raise
+            log.warning("account_email_refused", job=ADDRESS_TAKEN, code=exc.code)
 
     async def resend_unsent(self) -> None:
         """Reconciler: rows whose email never went (a lost job, a spent retry budget) are enqueued again."""

@@ -78,6 +78,7 @@ async def get_user(user_id: uuid.UUID, request: Request, credentials: BearerDep,
 async def update_user(
     user_id: uuid.UUID,
     body: UserUpdate,
+    request: Request,
     authenticated: AuthenticatedDep,
     users: UserServiceDep,
     auth: AuthServiceDep,
@@ -88,8 +89,18 @@ async def update_user(
 ) -> UserPrivate:
     actor, claims = authenticated
     old_email = actor.email
-    user, password_changed = await users.update(actor.user_id, user_id, body)
+    client = request.client.host if request.client else "unknown"
+
+    async def mail_check(addresses: list[str]) -> None:
+        await accounts.email_change_requested(addresses, client=client)
+
+    updated = await users.update(actor.user_id, user_id, body, mail_check=mail_check if emails.enabled else None)
+    user, password_changed = updated.user, updated.password_changed
     after_commit(session, profiles.account_changed)
+    if updated.taken_email is not None:
+        # Email on: a taken address answers as a free one would (D20); its owner is told, nothing is changed.
+        taken = updated.taken_email
+        after_commit(session, lambda: emails.address_taken(taken))
     if user.email != old_email:
         # A link to confirm the new address, and (a safety net against a hijack) a notice to the old one.
         await accounts.email_changed(user)
@@ -98,7 +109,10 @@ async def update_user(
     if password_changed:
         # A new password ends every other sign-in (their access tokens stop at once); this one stays.
         await auth.end_other_sessions(user.user_id, keep_family=claims.session_id)
-    return await users.private_profile(user)
+    profile = await users.private_profile(user)
+    if updated.taken_email is not None:
+        return profile.model_copy(update={"email": updated.taken_email, "email_verified": False})
+    return profile
 
 
 @router.get(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from livestream.db import utcnow
@@ -20,6 +22,15 @@ class PasswordChecks(Protocol):
     async def begin(self, user_id: uuid.UUID) -> str: ...
 
     async def succeeded(self, key: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Updated:
+    user: User
+    password_changed: bool
+    # With ``mail_check`` (email on): the address asked for had another account, so nothing was changed and the
+    # answer must look as for a free address (its owner is told by email, D20).
+    taken_email: str | None = None
 
 
 class UserService:
@@ -51,8 +62,16 @@ class UserService:
             raise errors.UserNotFound()
         return user
 
-    async def update(self, actor_id: uuid.UUID, user_id: uuid.UUID, change: UserUpdate) -> tuple[User, bool]:
-        """Apply a profile change; returns the user and whether the password changed."""
+    async def update(
+        self,
+        actor_id: uuid.UUID,
+        user_id: uuid.UUID,
+        change: UserUpdate,
+        *,
+        mail_check: Callable[[list[str]], Awaitable[None]] | None = None,
+    ) -> Updated:
+        """Apply a profile change. ``mail_check`` (given when the server sends email) counts the addresses an
+        email change mails (TooManyRequests past the limits) and hides whether the new address is taken."""
         user = await self.get(user_id)
         if actor_id != user_id:
             raise errors.NotYourAccount()
@@ -71,12 +90,19 @@ class UserService:
             if await self.users.username_taken(change.username, excluding=user.user_id):
                 raise errors.UsernameTaken()
             changes["username"] = change.username
+        taken_email: str | None = None
         if change.email is not None and change.email != user.email:
+            if mail_check is not None:
+                # Counted after the password check: the new address gets a link (or a notice), the old one a notice.
+                await mail_check([change.email, user.email])
             if await self.users.email_taken(change.email, excluding=user.user_id):
-                raise errors.EmailTaken()
-            changes["email"] = change.email
-            # A new address is unconfirmed until a link sent to it comes back (auth.accounts).
-            changes["email_verified_at"] = None
+                if mail_check is None:
+                    raise errors.EmailTaken()
+                taken_email = change.email
+            else:
+                changes["email"] = change.email
+                # A new address is unconfirmed until a link sent to it comes back (auth.accounts).
+                changes["email_verified_at"] = None
         if change.display_name is not None:
             changes["display_name"] = change.display_name or None
         if change.bio is not None:
@@ -91,7 +117,7 @@ class UserService:
         username, email = changes.get("username", user.username), changes.get("email", user.email)
         if not await self.users.change(user, changes):
             raise await self._conflict_for(str(username), str(email), excluding=user.user_id)
-        return user, password_changed
+        return Updated(user, password_changed, taken_email)
 
     async def public_profile(
         self, *, user_id: uuid.UUID | None = None, username: str | None = None, viewer_id: uuid.UUID | None = None
