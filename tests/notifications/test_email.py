@@ -313,6 +313,92 @@ async def test_an_unconfirmed_address_gets_no_notification_email_until_it_is_con
     assert got.message["Subject"].startswith(f"{second['username']} is live")
 
 
+class Held:
+    """The app's mailer, holding every send until ``release``: two copies of one job meet in the middle."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+        self.entered = 0
+        self.gate = asyncio.Event()
+
+    async def send(self, message: OutgoingEmail) -> None:
+        self.entered += 1
+        await self.gate.wait()
+        await self.mailer.send(message)
+
+
+async def _notification_without_its_job(app: FastAPI, client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+    """A go-live notification for an opted-in fan whose email job was taken off the queue (not run)."""
+    creator, creator_token = await quick_user(app)
+    fan, fan_token = await quick_user(app)
+    await follow(client, fan_token, creator["user_id"])
+    await email_on(client, fan_token)
+    c = container(app)
+
+    async def dropped(name: str, **payload: Any) -> bool:
+        return True
+
+    real_enqueue = c.jobs.enqueue
+    c.jobs.enqueue = dropped  # type: ignore[method-assign]
+    try:
+        await c.notification_jobs.stream_started(await _stream_of(app, client, creator_token))
+    finally:
+        c.jobs.enqueue = real_enqueue  # type: ignore[method-assign]
+    async with c.db.sessionmaker() as session:
+        (notification_id,) = (
+            await session.execute(
+                select(Notification.notification_id).where(Notification.user_id == uuid.UUID(fan["user_id"]))
+            )
+        ).scalars()
+    return str(notification_id), fan
+
+
+async def test_two_copies_of_one_email_job_at_once_send_one_email(
+    app: FastAPI, client: httpx.AsyncClient, smtp_server: SmtpServer
+) -> None:
+    notification_id, fan = await _notification_without_its_job(app, client)
+    emails = container(app).notification_emails
+    assert emails is not None
+    held = Held(emails.mailer)
+    emails.mailer = held
+    first = asyncio.create_task(emails.send(notification_id))
+    await _until(lambda: held.entered == 1)
+    # The second copy (a retry, the reconciler's) runs while the first is still talking to the server.
+    second = asyncio.create_task(emails.send(notification_id))
+    done, _ = await asyncio.wait([second], timeout=5)
+    held.gate.set()
+    await asyncio.gather(first, second)
+    assert second in done, "the second copy waited on the mailer: it was sending too"
+    assert held.entered == 1
+    assert [r.recipients for r in await smtp_server.wait_for(1)] == [[fan["email"]]]
+    await container(app).jobs.idle(30)
+    assert len(smtp_server.received()) == 1
+    assert (await emailed_at(app, fan["user_id"]))[0] is not None
+
+
+async def test_a_claim_left_by_a_dead_job_is_taken_over_once_its_lease_is_out(
+    app: FastAPI, client: httpx.AsyncClient, smtp_server: SmtpServer
+) -> None:
+    notification_id, fan = await _notification_without_its_job(app, client)
+    emails = container(app).notification_emails
+    assert emails is not None
+    ident = uuid.UUID(notification_id)
+    async with container(app).db.unit_of_work() as session:
+        await session.execute(
+            update(Notification).where(Notification.notification_id == ident).values(email_claimed_at=utcnow())
+        )
+    await emails.send(notification_id)  # a live claim: this copy sends nothing
+    assert smtp_server.received() == []
+    async with container(app).db.unit_of_work() as session:
+        await session.execute(
+            update(Notification)
+            .where(Notification.notification_id == ident)
+            .values(email_claimed_at=utcnow() - timedelta(minutes=6))
+        )
+    await emails.send(notification_id)
+    assert [r.recipients for r in await smtp_server.wait_for(1)] == [[fan["email"]]]
+
+
 async def _stream_of(app: FastAPI, client: httpx.AsyncClient, token: str) -> str:
     created = await client.post("/api/streams", json={"title": "Lost jobs"}, headers=bearer(token))
     assert created.status_code == 201, created.text

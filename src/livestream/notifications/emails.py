@@ -3,7 +3,8 @@
 The channel is told of every committed batch (``Delivery``); in one query it finds which new notifications go
 to someone who turned email on (and that kind), and enqueues one ``notifications.email`` job for each. It
 never sends: the fan-out goes on at once. The job reads the notification, checks it was not emailed yet and
-that the recipient still wants it, sends, then sets ``emailed_at``: run twice, it sends once. A failure worth
+that the recipient still wants it, claims it (``email_claimed_at``, a 5-minute lease), sends, then sets
+``emailed_at``: run twice, even at once, it sends once. A failure worth
 retrying (no connection, a 4xx) raises, and the job runtime runs it again with backoff; a permanent refusal
 (5xx) is logged and dropped. A crash between the send and ``emailed_at`` sends that email again on the retry:
 at least once, never silently lost.
@@ -19,7 +20,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -47,6 +48,9 @@ RECONCILE_LIMIT = 5_000
 # Enqueued this many at a time: with Redis each enqueue is a round trip, so a batch of 5,000 opted-in followers
 # does not wait for 5,000 of them in a row.
 ENQUEUE_AT_ONCE = 100
+# How long an email job holds a notification's email: longer than one send can take (the SMTP timeout is at most
+# 10 minutes, 30 s by default), shorter than the reconciler's 10 minutes.
+CLAIM_LEASE = timedelta(minutes=5)
 SITE = "LiveStream Pro"
 _NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
@@ -267,6 +271,14 @@ class NotificationEmails:
         if not wanted(notification, user, settings):
             await self._handled(ident)  # switched off meanwhile: nothing to send, ever
             return
+        # Copies of this job may run at once (a retry, the reconciler's re-enqueue, a redelivered message): the
+        # claim lets one of them send.
+        claimed_at = utcnow()
+        async with self.db.unit_of_work() as session:
+            claimed = await NotificationRepository(session).claim_email(ident, now=claimed_at, lease=CLAIM_LEASE)
+        if not claimed:
+            log.info("notification_email_claimed_elsewhere", notification_id=notification_id)
+            return
         token = unsubscribe_token(self.secret_key, user.user_id)
         try:
             message = compose(notification, user.email, self.links, token)
@@ -280,8 +292,16 @@ class NotificationEmails:
                 log.warning("notification_email_refused", notification_id=notification_id, code=exc.code)
                 await self._handled(ident)
                 return
+            await self._release(ident, claimed_at)  # the retry may take it at once
+            raise
+        except BaseException:
+            await asyncio.shield(self._release(ident, claimed_at))
             raise
         await self._handled(ident)
+
+    async def _release(self, ident: uuid.UUID, claimed_at: datetime) -> None:
+        async with self.db.unit_of_work() as session:
+            await NotificationRepository(session).release_email(ident, claimed_at)
 
     async def _handled(self, ident: uuid.UUID) -> None:
         """Sent, refused for good or no longer wanted: ``emailed_at`` says the email needs nothing more."""

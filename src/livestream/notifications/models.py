@@ -32,6 +32,9 @@ class Notification(TimestampMixin, Base):
     # When its email was handled: sent, refused for good, or no longer wanted (the email job checks it first;
     # the email reconciler enqueues again what is still unset after 10 minutes).
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When an email job took it on: a lease (5 minutes) so that copies of the job running at once (its retries,
+    # the reconciler's) send one email; a job that died holding it is taken over once the lease is out.
+    email_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class NotificationSettings(Base):

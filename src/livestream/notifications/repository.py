@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, String, and_, delete, exists, func, literal, or_, select, update
@@ -281,6 +281,28 @@ class NotificationRepository:
         )
         row = (await self.session.execute(query)).first()
         return None if row is None else (row[0], row[1], row[2])
+
+    async def claim_email(self, notification_id: uuid.UUID, *, now: datetime, lease: timedelta) -> bool:
+        """Take the email of a notification on, unless it was handled or another job holds an unexpired lease:
+        one atomic UPDATE, so of two jobs at once exactly one gets True."""
+        result = await self.session.execute(
+            update(Notification)
+            .where(
+                Notification.notification_id == notification_id,
+                Notification.emailed_at.is_(None),
+                or_(Notification.email_claimed_at.is_(None), Notification.email_claimed_at < now - lease),
+            )
+            .values(email_claimed_at=now)
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    async def release_email(self, notification_id: uuid.UUID, claimed_at: datetime) -> None:
+        """Give the lease back (a send that failed and will be retried), if it is still ours."""
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.notification_id == notification_id, Notification.email_claimed_at == claimed_at)
+            .values(email_claimed_at=None)
+        )
 
     async def mark_emailed(self, notification_id: uuid.UUID) -> None:
         await self.session.execute(

@@ -17,7 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 # One column per channel that must not send twice (set after a send succeeded); web push may add "pushed_at".
-COLUMNS = ("emailed_at",)
+# email_claimed_at: the email job's lease, so that two copies of one job running at once send one email.
+COLUMNS = ("emailed_at", "email_claimed_at")
 
 
 def upgrade() -> None:
