@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
 import { ApiError, errorMessage } from "../api/errors";
 import { verifyEmail, type VerifyEmailResult } from "../auth/accountEmails";
@@ -8,6 +8,7 @@ import { usePageTitle } from "../lib/usePageTitle";
 
 type State =
   | { kind: "missing" }
+  | { kind: "ready" }
   | { kind: "verifying" }
   | { kind: "done"; result: VerifyEmailResult }
   | { kind: "failed"; code: string; message: string };
@@ -46,17 +47,16 @@ export function VerifyEmailPage() {
   const { status, user } = useSession();
   // Read once: the token leaves the address bar (history, Referer) as soon as the page has it.
   const [token] = useState(() => params.get("token"));
-  const [state, setState] = useState<State>(token ? { kind: "verifying" } : { kind: "missing" });
-  const sent = useRef(false);
+  // The link is spent only on a click: mail scanners that open links (and run their scripts) must not use it up.
+  const [state, setState] = useState<State>(token ? { kind: "ready" } : { kind: "missing" });
 
   useEffect(() => {
     if (params.has("token")) setParams({}, { replace: true });
   }, [params, setParams]);
 
-  useEffect(() => {
-    // Once only (a link works once; React's development double effects must not spend it twice).
-    if (!token || sent.current) return;
-    sent.current = true;
+  const confirm = () => {
+    if (!token || state.kind !== "ready") return;
+    setState({ kind: "verifying" });
     verifyEmail(token).then(
       (result) => setState({ kind: "done", result }),
       (err: unknown) =>
@@ -66,7 +66,7 @@ export function VerifyEmailPage() {
           message: errorMessage(err),
         }),
     );
-  }, [token]);
+  };
 
   useEffect(() => {
     // The signed-in account whose address this confirmed shows it at once (the settings hint goes).
@@ -85,7 +85,22 @@ export function VerifyEmailPage() {
             the address bar.
           </p>
         )}
-        {state.kind === "verifying" && <p aria-live="polite">Confirming your email address…</p>}
+        {(state.kind === "ready" || state.kind === "verifying") && (
+          <>
+            <p className="muted">
+              Confirm that this email address is yours: it finishes signing up, or confirms the new address of your
+              account.
+            </p>
+            <button
+              type="button"
+              className="btn btn--primary btn--block"
+              onClick={confirm}
+              disabled={state.kind === "verifying"}
+            >
+              {state.kind === "verifying" ? "Confirming…" : "Confirm my address"}
+            </button>
+          </>
+        )}
         {state.kind === "done" && state.result.account_created && (
           <div role="status">
             <p className="notice">

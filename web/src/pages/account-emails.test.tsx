@@ -18,13 +18,20 @@ beforeEach(() => {
 afterEach(() => resetSessionForTests());
 
 describe("verify email page", () => {
-  it("confirms a sign-up once and takes the token out of the address", async () => {
+  it("spends the link only on a click, once, and takes the token out of the address", async () => {
     const { calls } = stubFetch({
       "POST /api/auth/verify-email": () =>
         json(200, { email: "new@example.com", username: "newbie", account_created: true }),
     });
+    const user = userEvent.setup();
     const { router } = renderApp(`/verify-email?token=${TOKEN}`);
+    const button = await screen.findByRole("button", { name: "Confirm my address" });
+    // Opening the page (a mail scanner does) sends nothing.
+    await waitFor(() => expect(router.state.location.search).toBe(""));
+    expect(calls).toHaveLength(0);
+    await user.click(button);
     expect(await screen.findByText(/your account/)).toHaveTextContent("newbie");
+    expect(screen.queryByRole("button", { name: "Confirm my address" })).toBeNull();
     const card = within(screen.getByTestId("verify-email"));
     expect(card.getByRole("link", { name: "Log in" })).toHaveAttribute("href", "/login");
     expect(calls).toHaveLength(1);
@@ -39,7 +46,9 @@ describe("verify email page", () => {
         json(200, { email: alice.email, username: alice.username, account_created: false }),
       "GET /api/notifications/unread-count": () => json(200, { count: 0 }),
     });
+    const user = userEvent.setup();
     renderApp(`/verify-email?token=${TOKEN}`);
+    await user.click(await screen.findByRole("button", { name: "Confirm my address" }));
     expect(await screen.findByText(/is confirmed\./)).toHaveTextContent(alice.email);
     await waitFor(() => expect(getSession().user?.email_verified).toBe(true));
   });
@@ -50,7 +59,9 @@ describe("verify email page", () => {
     ["INVALID_VERIFICATION_TOKEN", "This confirmation link is not valid; ask for a new one", "Sign up again"],
   ])("explains %s and what to do next", async (code, message, next) => {
     stubFetch({ "POST /api/auth/verify-email": () => errorBody(400, code, message) });
+    const user = userEvent.setup();
     renderApp(`/verify-email?token=${TOKEN}`);
+    await user.click(await screen.findByRole("button", { name: "Confirm my address" }));
     expect(await screen.findByRole("alert")).toHaveTextContent(message);
     expect(within(screen.getByTestId("verify-email")).getByRole("link", { name: next })).toBeInTheDocument();
   });
