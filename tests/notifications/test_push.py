@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 import time
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import http_ece
@@ -23,14 +25,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from livestream.app.factory import create_app
 from livestream.config import Settings
 from livestream.db import Database
 from livestream.push.endpoints import EndpointRefused, PushSession, check_endpoint, public_address
 from livestream.push.keys import VapidKeyError, VapidKeys, b64url, load_or_create, parse_private_key
+from livestream.push.message import PushMessage
 from livestream.push.models import PushSubscription, VapidKey
+from livestream.push.sender import MAX_FAILURES, PushServiceBusy, PushServiceUnreachable, WebPush
 from tests.api.helpers import assert_error, bearer, container, quick_user
 from tests.notifications.test_notifications import follow, go_live
 
@@ -58,16 +62,37 @@ class PushService:
     port: int = 0
     received: list[Received] = field(default_factory=list)
     answers: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    # A hostile answer's body: "huge" (20 MiB as fast as the client takes it) or "trickle" (a byte every 50 ms,
+    # for ever). What the client let it write, and the moment it hung up.
+    body: str | None = None
+    written: int = 0
+    hung_up: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         headers = {name.lower(): value for name, value in request.headers.items()}
         self.received.append(Received(request.path, headers, await request.read()))
         status, headers = self.answers.pop(0) if self.answers else (201, {})
-        return web.Response(status=status, headers=headers)
+        if self.body is None:
+            return web.Response(status=status, headers=headers)
+        response = web.StreamResponse(status=status, headers=headers)
+        huge = 20 * 1024 * 1024
+        if self.body == "huge":
+            response.content_length = huge
+        await response.prepare(request)
+        chunk = b"x" * 65536 if self.body == "huge" else b"x"
+        try:
+            while self.written < huge:
+                await response.write(chunk)
+                self.written += len(chunk)
+                if self.body == "trickle":
+                    await asyncio.sleep(0.05)
+        except (ConnectionError, RuntimeError):
+            self.hung_up.set()
+        return response
 
     async def wait_for(self, count: int, within: float = 20.0) -> None:
         deadline = time.monotonic() + within
@@ -138,6 +163,28 @@ async def subscriber(
     assert made.status_code == 201, made.text
     assert made.json()["endpoint"] == browser.endpoint
     return user, token, browser
+
+
+async def subscribed(app: FastAPI, client: httpx.AsyncClient, endpoints: list[str]) -> list[str]:
+    """Subscriptions of one user at these endpoints (any URL: the tests' app allows private ones); their ids."""
+    _, token = await quick_user(app)
+    ids = []
+    for endpoint in endpoints:
+        made = await subscribe(client, token, Browser(endpoint))
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["subscription_id"])
+    return ids
+
+
+async def send_one(web_push: WebPush, subscription_id: str) -> None:
+    """The push job, called directly: what it raises is what the job runtime would retry."""
+    message = PushMessage(title="t", body="b", url="http://testserver/x", tag="t", ttl=600, urgency="normal")
+    await web_push.send(subscription_id, str(uuid.uuid4()), asdict(message), time.time() + 600)
+
+
+async def set_failures(app: FastAPI, count: int) -> None:
+    async with container(app).db.unit_of_work() as session:
+        await session.execute(update(PushSubscription).values(failures=count))
 
 
 async def subscriptions(app: FastAPI) -> list[PushSubscription]:
@@ -282,6 +329,191 @@ async def test_only_followers_with_push_and_the_kind_on_who_did_not_mute_get_a_p
     assert [p.path for p in push_service.received] == ["/push/wanted"]
 
 
+# --- hostile and failing push services --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "body"), [(201, "huge"), (201, "trickle"), (302, "huge")])
+async def test_the_answers_body_is_never_read(
+    app: FastAPI, client: httpx.AsyncClient, push_service: PushService, status: int, body: str
+) -> None:
+    """Any user can point a subscription at their own host: an endless or 20 MiB answer costs neither memory
+    nor time (a redirect's body neither: requests would read it to release the connection)."""
+    (subscription_id,) = await subscribed(app, client, [f"{push_service.origin}/push/hostile"])
+    push_service.body = body
+    push_service.answers = [(status, {"Location": f"{push_service.origin}/elsewhere"} if status == 302 else {})]
+
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        await send_one(container(app).web_push, subscription_id)
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    async with asyncio.timeout(5):
+        await push_service.hung_up.wait()
+
+    assert elapsed < 3.0  # far below the 10 s read timeout the trickle never trips
+    assert peak < 8 * 1024 * 1024
+    assert push_service.written < 20 * 1024 * 1024
+    assert [p.path for p in push_service.received] == ["/push/hostile"]
+    (row,) = await subscriptions(app)
+    if status == 201:
+        assert row.last_success_at is not None
+        assert row.failures == 0
+    else:
+        assert row.last_success_at is None
+        assert row.failures == 1
+
+
+@dataclass
+class StallingService:
+    """Takes the request, then answers "100 Continue" every 50 ms for ever: each read gets bytes in time, so only
+    a total deadline ends it. Counts the connections open at once and how long each lasted."""
+
+    port: int = 0
+    open: int = 0
+    most: int = 0
+    lasted: list[float] = field(default_factory=list)
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        started = time.monotonic()
+        self.open += 1
+        self.most = max(self.most, self.open)
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            while True:
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                await writer.drain()
+                try:
+                    if not await asyncio.wait_for(reader.read(65536), 0.05):
+                        break  # the client hung up
+                except TimeoutError:
+                    continue
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.open -= 1
+            self.lasted.append(time.monotonic() - started)
+            writer.close()
+
+
+@pytest.fixture
+async def stalling_service() -> AsyncIterator[StallingService]:
+    service = StallingService()
+    server = await asyncio.start_server(service.handle, "127.0.0.1", 0)
+    service.port = server.sockets[0].getsockname()[1]
+    try:
+        yield service
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_sends_are_cut_off_at_a_total_deadline_and_at_most_8_run_at_once(
+    app: FastAPI, client: httpx.AsyncClient, stalling_service: StallingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    web_push = container(app).web_push
+    monkeypatch.setattr(web_push, "timeout", 0.25)  # 0.5 s for the whole send
+    ids = await subscribed(app, client, [f"{stalling_service.origin}/push/{i}" for i in range(12)])
+
+    started = time.monotonic()
+    results = await asyncio.gather(*(send_one(web_push, i) for i in ids), return_exceptions=True)
+    elapsed = time.monotonic() - started
+
+    assert all(isinstance(r, PushServiceUnreachable) for r in results), results
+    # The slot is held until the thread is done, so a ninth connection waits for one of the first eight to end.
+    assert stalling_service.most == 8
+    assert len(stalling_service.lasted) == 12
+    assert max(stalling_service.lasted) < 2.0
+    assert elapsed < 5.0
+    # Timeouts are not the subscription's fault.
+    rows = await subscriptions(app)
+    assert len(rows) == 12
+    assert all(row.failures == 0 for row in rows)
+
+
+async def test_a_cancelled_send_stops_its_thread_at_once(
+    app: FastAPI, client: httpx.AsyncClient, stalling_service: StallingService
+) -> None:
+    web_push = container(app).web_push
+    (subscription_id,) = await subscribed(app, client, [f"{stalling_service.origin}/push/cancelled"])
+    task = asyncio.create_task(send_one(web_push, subscription_id))
+    deadline = time.monotonic() + 5
+    while stalling_service.open == 0:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    while stalling_service.open:
+        assert time.monotonic() < deadline, "the send's connection outlived its cancelled job"
+        await asyncio.sleep(0.02)
+    assert stalling_service.lasted[0] < 3.0  # not the 20 s deadline
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def test_outages_are_retried_and_never_drop_a_subscription(
+    app: FastAPI, client: httpx.AsyncClient, push_service: PushService
+) -> None:
+    """A push service down for a while (5xx, 429, refused connections, a name that does not resolve) must not
+    cost everyone their subscriptions: each is raised for the job runtime to retry and none is counted."""
+    c = container(app)
+    busy, refused, unresolved = await subscribed(
+        app,
+        client,
+        [f"{push_service.origin}/push/busy", f"http://127.0.0.1:{closed_port()}/push/x", "https://push.invalid/x"],
+    )
+    await set_failures(app, MAX_FAILURES - 1)
+    push_service.answers = [(503, {}), (500, {}), (429, {})]
+    strict = WebPush(
+        c.db,
+        c.jobs,
+        public_url="http://testserver",
+        subject="mailto:ops@example.com",
+        allow_private=False,
+        configured_keys=await c.web_push.keys(),
+    )
+    try:
+        for _ in range(3):
+            with pytest.raises(PushServiceBusy):
+                await send_one(c.web_push, busy)
+            with pytest.raises(PushServiceUnreachable):
+                await send_one(c.web_push, refused)
+            # Resolved when sending, in production mode: a failed lookup is tried again, not given up.
+            with pytest.raises(PushServiceUnreachable, match="does not resolve"):
+                await send_one(strict, unresolved)
+    finally:
+        await strict.close()
+    rows = await subscriptions(app)
+    assert len(rows) == 3
+    assert all(row.failures == MAX_FAILURES - 1 for row in rows)
+    assert len(push_service.received) == 3
+
+
+async def test_a_subscription_refused_20_times_in_a_row_is_dropped(
+    app: FastAPI, client: httpx.AsyncClient, push_service: PushService
+) -> None:
+    (subscription_id,) = await subscribed(app, client, [f"{push_service.origin}/push/refused"])
+    await set_failures(app, MAX_FAILURES - 2)
+    push_service.answers = [(403, {}), (400, {})]
+    await send_one(container(app).web_push, subscription_id)
+    (row,) = await subscriptions(app)
+    assert row.failures == MAX_FAILURES - 1
+    await send_one(container(app).web_push, subscription_id)
+    assert await subscriptions(app) == []
+
+
 # --- subscribing and unsubscribing ------------------------------------------------------------------------
 
 
@@ -365,6 +597,20 @@ async def strict_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         "https://[fe80::1]/x",
         "https://localhost/x",  # a name that resolves to loopback
         "https://0.0.0.0/x",
+        # IPv6 forms that embed an IPv4 address: judged by it, or refused outright.
+        "https://[64:ff9b::a00:1]/x",  # NAT64 of 10.0.0.1
+        "https://[64:ff9b::7f00:1]/x",  # NAT64 of 127.0.0.1
+        "https://[64:ff9b:1::808:808]/x",  # local-use NAT64, whatever it embeds
+        "https://[2002:a00:1::1]/x",  # 6to4 of 10.0.0.1
+        "https://[2002:a9fe:a9fe::1]/x",  # 6to4 of 169.254.169.254
+        "https://[::a00:1]/x",  # IPv4-compatible (deprecated), 10.0.0.1
+        "https://[::808:808]/x",  # IPv4-compatible, even of a public address
+        "https://[::ffff:0:a00:1]/x",  # IPv4-translated
+        "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x",  # Teredo
+        # Push services listen on 443 only.
+        "https://push.example.com:8443/x",
+        "https://8.8.8.8:22/x",
+        "https://[2606:4700::1111]:80/x",
     ],
 )
 async def test_private_and_plain_http_endpoints_are_refused_in_production_mode(
@@ -393,6 +639,18 @@ async def test_sending_refuses_a_name_that_now_resolves_to_a_private_address(pus
     assert public_address("8.8.8.8")
     assert not public_address("::ffff:10.0.0.1")
     assert not public_address("224.0.0.1")
+
+
+async def test_public_addresses_in_ipv6_forms_and_port_443_are_accepted() -> None:
+    # The embedded IPv4 address decides for NAT64 and 6to4; plain global IPv6 passes.
+    for address in ("64:ff9b::808:808", "2002:808:808::1", "2606:4700::1111", "::ffff:8.8.8.8"):
+        assert public_address(address), address
+    for address in ("64:ff9b::c0a8:1", "2002:c0a8:1::1", "2002:6440:1::1", "::1", "::", "64:ff9b:1::1"):
+        assert not public_address(address), address
+    for url in ("https://8.8.8.8/x", "https://8.8.8.8:443/x", "https://[2606:4700::1111]:443/x"):
+        await check_endpoint(url, allow_private=False)
+    # A lab push service (allow_private) may listen anywhere.
+    await check_endpoint("http://127.0.0.1:8080/x", allow_private=True)
 
 
 async def test_delete_is_for_your_own_subscription_only(

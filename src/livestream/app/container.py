@@ -335,6 +335,7 @@ class Container:
             ("ingest", self.ingest.close),
             ("periodic", self.periodic.close),
             ("jobs", self.jobs.close),
+            ("web_push", self.web_push.close),  # its own send threads, after the jobs that use them
             ("playback", self.playback.close),
             ("storage", self.storage.close),
             # Background refreshes of the public views and counts read the database and the engine.

@@ -41,5 +41,6 @@ class PushSubscription(TimestampMixin, Base):
     auth: Mapped[str] = mapped_column(String(40), nullable=False)
     user_agent: Mapped[str | None] = mapped_column(String(USER_AGENT_MAX))
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Sends that failed since the last one that worked; past a limit the subscription is dropped.
+    # Sends the push service refused for good (a 4xx but 404, 410, 429) since the last one that worked; past a
+    # limit the subscription is dropped. Outages (timeouts, 5xx, 429, failed lookups) are retried, not counted.
     failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
