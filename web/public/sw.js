@@ -1,5 +1,5 @@
 // The service worker for browser push: shows each push the server sends (a small JSON: title, body,
-// url, tag, decrypted by the browser) and opens or focuses its page when the notification is clicked.
+// url, tag, decrypted by the browser); a click focuses a tab already showing its page, else opens a new one.
 // Nothing else: no caching, no fetch handler.
 
 const FALLBACK = { title: "LiveStream Pro", body: "", url: "/notifications", tag: undefined };
@@ -52,12 +52,7 @@ self.addEventListener("notificationclick", (event) => {
       for (const client of open) {
         if (client.url === url && "focus" in client) return client.focus();
       }
-      for (const client of open) {
-        if ("navigate" in client && "focus" in client) {
-          await client.focus();
-          return client.navigate(url);
-        }
-      }
+      // A new tab rather than navigating one the user has open: it may hold unsaved edits or a stream being watched.
       return self.clients.openWindow(url);
     })(),
   );
