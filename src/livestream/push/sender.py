@@ -241,9 +241,11 @@ class WebPush:
             raise
         self._sending.add(deadline)
 
-        def done(_: object) -> None:
+        def done(finished: asyncio.Future[tuple[int, str | None]]) -> None:
             self._sending.discard(deadline)
             self._slots.release()
+            if not finished.cancelled():
+                finished.exception()  # seen, when this coroutine was cancelled and nobody else looks
 
         future.add_done_callback(done)
         timer = loop.call_later(self.timeout * 2, deadline.expire)
