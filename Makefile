@@ -67,7 +67,7 @@ format: install-dev
 	$(BIN)/ruff check --fix src tests bench
 
 test: install-dev lint web-test postman/node_modules/.installed
-	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=80 --durations=30
+	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=80 --durations=30 -n 2 --dist loadfile
 
 bench: install-dev web
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \

@@ -565,7 +565,8 @@ async def test_redis_going_away_refuses_chat_cleanly_and_chat_returns_with_it(tm
     port = int(redis_url.rsplit(":", 1)[1].split("/", 1)[0])
     proxy = TcpProxy(port)
     await proxy.start()
-    live = start_server(tmp_path, LS_RTMP_ENABLED="false", LS_REDIS_URL=f"redis://127.0.0.1:{proxy.port}/15")
+    database = redis_url.rsplit("/", 1)[1]
+    live = start_server(tmp_path, LS_RTMP_ENABLED="false", LS_REDIS_URL=f"redis://127.0.0.1:{proxy.port}/{database}")
     ws_base = live.base_url.replace("http://", "ws://")
     try:
         async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as api:

@@ -10,7 +10,10 @@ import uuid
 import pytest
 
 POSTGRES_ADMIN_DSN = os.environ.get("LS_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("LS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Each pytest-xdist worker its own Redis database (tests flush theirs): gw0 → 15, gw1 → 14, …
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_REDIS_DB = 15 - (int(_WORKER[2:]) if _WORKER[2:].isdigit() else 0) % 8
+REDIS_URL = os.environ.get("LS_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{_REDIS_DB}")
 CHROMIUM = os.environ.get("LS_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
