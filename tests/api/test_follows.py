@@ -359,9 +359,9 @@ async def test_bad_limits(client: httpx.AsyncClient, app: FastAPI, limit: str) -
         "garbage!",
         "AAAA",
         encode_cursor("no separator"),
-        encode_cursor(f"not a date|{uuid.uuid4()}"),
+        encode_cursor(f"not a date|{uuid.UUID(int=1)}"),
         encode_cursor("2026-01-01T00:00:00+00:00|not-a-uuid"),
-        encode_cursor(f"2026-01-01T00:00:00|{uuid.uuid4()}"),  # no time zone
+        encode_cursor(f"2026-01-01T00:00:00|{uuid.UUID(int=2)}"),  # no time zone
         base64.urlsafe_b64encode(b"\xff\xfe\xfd|x").decode(),
         "ÿÿÿÿ",
     ],
