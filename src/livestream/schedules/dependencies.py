@@ -10,11 +10,10 @@ from livestream.http.deps import SessionDep, provided
 from livestream.schedules.feeds import CalendarFeeds
 from livestream.schedules.repository import ScheduleRepository
 from livestream.schedules.service import ScheduleService
-from livestream.users.repository import UserRepository
 
 
 async def get_schedule_service(session: SessionDep) -> ScheduleService:
-    return ScheduleService(ScheduleRepository(session), UserRepository(session))
+    return ScheduleService(ScheduleRepository(session))
 
 
 ScheduleServiceDep = Annotated[ScheduleService, Depends(get_schedule_service)]

@@ -12,7 +12,6 @@ from livestream.schedules.models import Schedule
 from livestream.schedules.repository import ScheduleRepository
 from livestream.schedules.schemas import ScheduleCreate, ScheduleCreator, ScheduleOut, ScheduleUpdate
 from livestream.users.models import User
-from livestream.users.repository import UserRepository
 
 HORIZON = timedelta(days=365)
 # Upcoming entries a channel may have at once: plenty for a daily show a quarter ahead, and a bound on what one
@@ -26,9 +25,8 @@ MAX_CREATED_PER_DAY = 200
 
 
 class ScheduleService:
-    def __init__(self, schedules: ScheduleRepository, users: UserRepository) -> None:
+    def __init__(self, schedules: ScheduleRepository) -> None:
         self.schedules = schedules
-        self.users = users
 
     async def create(self, user_id: uuid.UUID, body: ScheduleCreate) -> Schedule:
         now = utcnow()
