@@ -5,7 +5,8 @@ import { Link, useLocation } from "react-router-dom";
 import { useSession } from "../auth/auth";
 import { MESSAGE_MAX, type ChatUser } from "../realtime/protocol";
 import type { ConnectionState } from "../realtime/socket";
-import { messageLength, type ChatError, type ChatLine, type ChatStore } from "./chatStore";
+import { formatMoney } from "../tips/money";
+import { messageLength, type ChatError, type ChatLine, type ChatStore, type TipLine } from "./chatStore";
 import { SLOW_MODE_CHOICES, TIMEOUT_SECONDS, useChatModeration } from "./moderation";
 import { useChatState, useCountdown } from "./useChat";
 
@@ -233,6 +234,29 @@ function MessageRow({
         {line.pending ? <span className="chat-pending"> (sending…)</span> : null}
       </p>
       {moderate ? moderate(line) : null}
+    </li>
+  );
+}
+
+/** A tip: highlighted, "@alice tipped ¥500", with its message (text, never markup). */
+function TipRow({ tip }: { tip: TipLine }) {
+  const who = tip.user ? `@${tip.user.username}` : "Someone";
+  return (
+    <li className="chat-msg chat-tip" data-testid="chat-tip" data-message-id={tip.id} data-transaction-id={tip.transactionId}>
+      <p className="chat-msg-body">
+        <span className="chat-tip-badge" aria-hidden="true">
+          ★
+        </span>
+        <span className="chat-tip-head" data-testid="chat-tip-head">
+          <span className={`chat-author chat-author--hue-${hue(tip.user?.username ?? "")}`}>{who}</span> tipped{" "}
+          <strong className="chat-tip-amount">{formatMoney(tip.amount, tip.currency)}</strong>
+        </span>
+        {tip.message ? (
+          <span className="chat-tip-message" data-testid="chat-tip-message">
+            {tip.message}
+          </span>
+        ) : null}
+      </p>
     </li>
   );
 }
@@ -473,9 +497,13 @@ export function ChatPanel({ store, streamId, creatorId = null }: { store: ChatSt
         >
           {messages.length ? (
             <ol className="chat-list">
-              {messages.map((line) => (
-                <MessageRow key={line.key} line={line} creatorId={creatorId} moderate={moderate} />
-              ))}
+              {messages.map((line) =>
+                line.kind === "tip" ? (
+                  <TipRow key={line.key} tip={line} />
+                ) : (
+                  <MessageRow key={line.key} line={line} creatorId={creatorId} moderate={moderate} />
+                ),
+              )}
             </ol>
           ) : (
             <p className="chat-empty muted">{state.ready ? "No messages yet. Say hello!" : "Loading chat…"}</p>

@@ -2,13 +2,14 @@
 // messages pending until the server acknowledges them, deletions, slow mode, your role in the
 // channel, the viewer count and the stream's state. A plain store (not React state) so frames that
 // arrive before a component mounts are not lost; components read it with useSyncExternalStore.
-import { MESSAGE_MAX, NONCE_MAX, type ArchiveStatusFrame, type ChatMessageFrame, type ChatRole, type ChatUser, type ErrorFrame, type ServerFrame, type StreamInfo } from "../realtime/protocol";
+import { MESSAGE_MAX, NONCE_MAX, type ArchiveStatusFrame, type ChatMessageFrame, type ChatRole, type ChatUser, type ErrorFrame, type ServerFrame, type StreamInfo, type TipFrame } from "../realtime/protocol";
 import type { ConnectionState, StreamSocket } from "../realtime/socket";
 
 /** How many messages a page keeps; older ones scroll away for good. */
 export const MAX_MESSAGES = 250;
 
 export interface ChatLine {
+  kind: "message";
   /** Stable React key: the message id, or the nonce while it is pending. */
   key: string;
   /** The server's id; null until the message is acknowledged. */
@@ -19,6 +20,27 @@ export interface ChatLine {
   sentAt: string;
   pending: boolean;
 }
+
+/** A tip in the chat: shown highlighted, never pending, never anyone's draft. */
+export interface TipLine {
+  kind: "tip";
+  /** The frame's id ("tip:<transaction_id>"). */
+  key: string;
+  id: string;
+  nonce: null;
+  pending: false;
+  transactionId: string;
+  /** null once the sender's account is gone. */
+  user: ChatUser | null;
+  /** Minor units of `currency`. */
+  amount: number;
+  currency: string;
+  message: string | null;
+  sentAt: string;
+}
+
+/** One row of the chat: a message or a tip. */
+export type ChatEntry = ChatLine | TipLine;
 
 export type LocalErrorCode = "NOT_CONNECTED" | "CONNECTION_LOST" | "MODERATION_FAILED";
 
@@ -41,7 +63,7 @@ export interface ChatState {
   connection: ConnectionState;
   /** A hello arrived on the current connection (history is loaded). */
   ready: boolean;
-  messages: ChatLine[];
+  messages: ChatEntry[];
   slowModeSeconds: number;
   viewerCount: number | null;
   stream: StreamInfo | null;
@@ -67,7 +89,32 @@ export const initialChatState: ChatState = {
 };
 
 function line(frame: ChatMessageFrame): ChatLine {
-  return { key: frame.id, id: frame.id, nonce: null, user: frame.user, text: frame.text, sentAt: frame.sent_at, pending: false };
+  return { kind: "message", key: frame.id, id: frame.id, nonce: null, user: frame.user, text: frame.text, sentAt: frame.sent_at, pending: false };
+}
+
+function tipLine(frame: TipFrame): TipLine {
+  return {
+    kind: "tip",
+    key: frame.id,
+    id: frame.id,
+    nonce: null,
+    pending: false,
+    transactionId: frame.transaction_id,
+    user: frame.user,
+    amount: frame.amount,
+    currency: frame.currency,
+    message: frame.message,
+    sentAt: frame.sent_at,
+  };
+}
+
+function entry(frame: ChatMessageFrame | TipFrame): ChatEntry {
+  return frame.type === "tip" ? tipLine(frame) : line(frame);
+}
+
+/** A message of ours still waiting for its ack. */
+function isPending(m: ChatEntry): m is ChatLine {
+  return m.kind === "message" && m.pending;
 }
 
 function trimTo<T>(items: T[]): T[] {
@@ -89,12 +136,14 @@ export function makeNonce(): string {
 
 type StreamListener = (info: StreamInfo, initial: boolean) => void;
 type ArchiveListener = (frame: ArchiveStatusFrame) => void;
+type TipListener = (frame: TipFrame) => void;
 
 export class ChatStore {
   private state: ChatState = initialChatState;
   private readonly listeners = new Set<() => void>();
   private readonly streamListeners = new Set<StreamListener>();
   private readonly archiveListeners = new Set<ArchiveListener>();
+  private readonly tipListeners = new Set<TipListener>();
   private socket: StreamSocket | null = null;
   private errorSeq = 0;
 
@@ -115,6 +164,12 @@ export class ChatStore {
   onArchive(listener: ArchiveListener): () => void {
     this.archiveListeners.add(listener);
     return () => this.archiveListeners.delete(listener);
+  }
+
+  /** Hear about tips as they arrive (not those in the history a hello brings: they were counted before). */
+  onTip(listener: TipListener): () => void {
+    this.tipListeners.add(listener);
+    return () => this.tipListeners.delete(listener);
   }
 
   /** Feed this store from `socket` (starting over); returns the detach function. */
@@ -143,6 +198,7 @@ export class ChatStore {
       return this.fail("NOT_CONNECTED", "Chat is not connected right now. Try again in a moment.", text);
     }
     const pending: ChatLine = {
+      kind: "message",
       key: `pending:${nonce}`,
       id: null,
       nonce,
@@ -180,9 +236,9 @@ export class ChatStore {
     switch (frame.type) {
       case "hello": {
         // The server's history is the truth after a (re)connect; unconfirmed messages may be lost.
-        const history = frame.history.map(line);
-        const lost = s.messages.filter(
-          (m) => m.pending && !history.some((h) => h.user.user_id === m.user.user_id && h.text === m.text),
+        const history = frame.history.map(entry);
+        const lost = s.messages.filter(isPending).filter(
+          (m) => !history.some((h) => h.kind === "message" && h.user.user_id === m.user.user_id && h.text === m.text),
         );
         const error = lost.length
           ? this.error("CONNECTION_LOST", "The connection dropped before your message was sent. Try again.", null, lost[0]!.text)
@@ -205,7 +261,7 @@ export class ChatStore {
       case "chat.message": {
         if (s.messages.some((m) => m.id === frame.id)) return;
         // Our own message may come back before its ack: it takes the pending line's place.
-        const mine = s.messages.findIndex((m) => m.pending && m.user.user_id === frame.user.user_id && m.text === frame.text);
+        const mine = s.messages.findIndex((m) => isPending(m) && m.user.user_id === frame.user.user_id && m.text === frame.text);
         if (mine >= 0) {
           const messages = [...s.messages];
           messages[mine] = { ...line(frame), key: messages[mine]!.key };
@@ -215,14 +271,21 @@ export class ChatStore {
         }
         return;
       }
+      case "tip": {
+        if (s.messages.some((m) => m.id === frame.id)) return;
+        this.set({ ...s, messages: trimTo([...s.messages, tipLine(frame)]) });
+        for (const listener of [...this.tipListeners]) listener(frame);
+        return;
+      }
       case "chat.ack": {
-        const index = s.messages.findIndex((m) => m.nonce === frame.nonce);
-        if (index < 0) return;
+        const index = s.messages.findIndex((m) => m.kind === "message" && m.nonce === frame.nonce);
+        const acked = s.messages[index];
+        if (index < 0 || acked?.kind !== "message") return;
         const messages = [...s.messages];
         if (messages.some((m) => m.id === frame.id && m.nonce !== frame.nonce)) {
           messages.splice(index, 1); // the broadcast copy is already there
         } else {
-          messages[index] = { ...messages[index]!, id: frame.id, pending: false };
+          messages[index] = { ...acked, id: frame.id, pending: false };
         }
         this.set({ ...s, messages });
         return;
@@ -264,7 +327,7 @@ export class ChatStore {
     let draft: string | null = null;
     let messages = s.messages;
     if (frame.nonce) {
-      const failed = s.messages.find((m) => m.nonce === frame.nonce && m.pending);
+      const failed = s.messages.filter(isPending).find((m) => m.nonce === frame.nonce);
       if (failed) {
         draft = failed.text;
         messages = s.messages.filter((m) => m !== failed);

@@ -29,11 +29,28 @@ export interface ChatMessageFrame {
   sent_at: string;
 }
 
+/** A tip that succeeded, shown highlighted in the chat (live and in the history). */
+export interface TipFrame {
+  type: "tip";
+  /** "tip:<transaction_id>": unique in the chat like a message id. */
+  id: string;
+  transaction_id: string;
+  /** null once the sender's account is gone. */
+  user: ChatUser | null;
+  /** In the currency's minor unit (yen for JPY, cents for USD and EUR). */
+  amount: number;
+  currency: string;
+  message: string | null;
+  /** ISO 8601, UTC. */
+  sent_at: string;
+}
+
 export interface HelloFrame {
   type: "hello";
   stream_id: string;
   viewer_count: number;
-  history: ChatMessageFrame[];
+  /** Chat messages and tips, oldest first. */
+  history: Array<ChatMessageFrame | TipFrame>;
   stream: StreamInfo;
   chat: { slow_mode_seconds: number };
 }
@@ -116,6 +133,7 @@ export type ServerFrame =
   | HelloFrame
   | AuthOkFrame
   | ChatMessageFrame
+  | TipFrame
   | ChatAckFrame
   | ChatDeletedFrame
   | ChatSettingsFrame
@@ -179,6 +197,28 @@ function isChatMessage(v: unknown): v is ChatMessageFrame {
   return isRecord(v) && isString(v.id) && isUser(v.user) && isString(v.text) && isString(v.sent_at);
 }
 
+function tipFrame(v: unknown): TipFrame | null {
+  if (!isRecord(v) || !isString(v.id) || !isString(v.transaction_id) || !isNumber(v.amount) || !isString(v.currency)) return null;
+  if (!isString(v.sent_at) || !(v.user === null || v.user === undefined || isUser(v.user))) return null;
+  return {
+    type: "tip",
+    id: v.id,
+    transaction_id: v.transaction_id,
+    user: isUser(v.user) ? { user_id: v.user.user_id, username: v.user.username } : null,
+    amount: v.amount,
+    currency: v.currency,
+    message: isString(v.message) && v.message !== "" ? v.message : null,
+    sent_at: v.sent_at,
+  };
+}
+
+/** One history entry: a tip (it says so) or a chat message (older servers send those without a type). */
+function historyEntry(v: unknown): ChatMessageFrame | TipFrame | null {
+  if (isRecord(v) && v.type === "tip") return tipFrame(v);
+  if (isRecord(v) && v.type !== undefined && v.type !== "chat.message") return null;
+  return isChatMessage(v) ? { type: "chat.message", id: v.id, user: v.user, text: v.text, sent_at: v.sent_at } : null;
+}
+
 function isStreamInfo(v: unknown): v is StreamInfo {
   return (
     isRecord(v) &&
@@ -215,7 +255,7 @@ export function parseServerFrame(raw: unknown): ServerFrame | null {
         type: "hello",
         stream_id: isString(data.stream_id) ? data.stream_id : "",
         viewer_count: data.viewer_count,
-        history: data.history.filter(isChatMessage).map((m) => ({ ...m, type: "chat.message" as const })),
+        history: data.history.map(historyEntry).filter((e): e is ChatMessageFrame | TipFrame => e !== null),
         stream: streamInfo(data.stream),
         chat: { slow_mode_seconds: slow },
       };
@@ -227,6 +267,8 @@ export function parseServerFrame(raw: unknown): ServerFrame | null {
       return isChatMessage(data)
         ? { type: "chat.message", id: data.id, user: data.user, text: data.text, sent_at: data.sent_at }
         : null;
+    case "tip":
+      return tipFrame(data);
     case "chat.ack":
       return isString(data.nonce) && isString(data.id) ? { type: "chat.ack", nonce: data.nonce, id: data.id } : null;
     case "chat.deleted":
