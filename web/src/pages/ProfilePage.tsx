@@ -12,6 +12,7 @@ import { EmptyState, NotFound, Spinner } from "../components/Status";
 import { StreamCard } from "../components/StreamBits";
 import { formatCount, formatJoined, plural } from "../lib/format";
 import { usePageTitle } from "../lib/usePageTitle";
+import { TipButton } from "../tips/TipButton";
 
 export function ProfilePage() {
   const { username = "" } = useParams();
@@ -71,7 +72,10 @@ export function ProfilePage() {
                 Edit profile
               </Link>
             ) : (
-              <FollowButton user={user} />
+              <>
+                <FollowButton user={user} />
+                <TipButton recipient={user} />
+              </>
             )}
           </div>
         </div>

@@ -18,6 +18,16 @@ import { LiveBadge, ViewerCount } from "../components/StreamBits";
 import { formatAgo, formatClock, formatCount, formatDuration, plural } from "../lib/format";
 import { usePageTitle } from "../lib/usePageTitle";
 import { Player } from "../player/Player";
+import { TipButton } from "../tips/TipButton";
+
+/** Tips to a stream are taken while it is live and for an hour after it ends (the server decides; this hides a button that could only fail). */
+const TIP_AFTER_END_MS = 60 * 60 * 1000;
+
+function tippable(stream: Stream, now: number = Date.now()): boolean {
+  if (stream.status === "live") return true;
+  const ended = stream.ended_at ? new Date(stream.ended_at).getTime() : Number.NaN;
+  return Number.isFinite(ended) && now - ended < TIP_AFTER_END_MS;
+}
 
 function Stage({ stream, bench }: { stream: Stream; bench: boolean }) {
   const channel = `/u/${encodeURIComponent(stream.user.username)}`;
@@ -85,7 +95,10 @@ function Creator({ stream }: { stream: Stream }) {
           </span>
         </span>
       </Link>
-      {profile.data ? <FollowButton user={profile.data} /> : null}
+      <div className="watch-creator-actions">
+        {profile.data ? <FollowButton user={profile.data} /> : null}
+        {tippable(stream) ? <TipButton recipient={stream.user} streamId={stream.stream_id} /> : null}
+      </div>
     </div>
   );
 }
