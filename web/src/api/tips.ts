@@ -9,14 +9,17 @@ type Schemas = components["schemas"];
 export type TransactionOut = Schemas["TransactionOut"];
 export type TipCreated = Schemas["TipCreated"];
 export type TipCreateBody = Schemas["TipCreate"];
-export type TransactionPage = Schemas["TransactionPage"];
+export type TransactionPage = Schemas["Page_TransactionOut_"];
 export type TransactionStatus = TransactionOut["status"];
 export type TippingInfo = Schemas["TippingInfo"];
 export type Earnings = Schemas["Earnings"];
 export type CurrencyEarnings = Earnings["currencies"][number];
 export type PayoutStatus = Schemas["PayoutStatus"];
-export type TestConfirmBody = Schemas["TestConfirmIn"];
-export type TestConfirmResult = Schemas["TestConfirmOut"];
+export type TestConfirmBody = Schemas["TestConfirm"];
+export type TestConfirmResult = Schemas["TestConfirmed"];
+export type PaymentStep = Schemas["PaymentStep"];
+/** A tip still to be paid: the server gives its payment step while it is pending. */
+export type PendingTip = TipCreated & { payment: PaymentStep };
 export type TransactionRole = "sent" | "received";
 
 /** A transaction's list page size (the earnings page). */

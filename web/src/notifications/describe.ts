@@ -1,6 +1,7 @@
 // What a notification says, and where clicking it goes. Payloads come from the server as free-form
 // JSON, so every field is checked before it is used.
 import type { Notification } from "../api/types";
+import { formatMoney } from "../tips/money";
 
 export interface Described {
   text: string;
@@ -61,6 +62,15 @@ export function describeNotification(notification: Notification, me: string): De
       // The creator's channel lists the plan with its countdown (and the stream, once it is live).
       const username = str(creator.username);
       return { text, href: watch(str(payload.stream_id)) ?? (username ? `/u/${encodeURIComponent(username)}` : null) };
+    }
+    case "tip_received": {
+      const sender = rec(payload.sender);
+      const who = str(sender.display_name) ?? str(sender.username) ?? "Someone";
+      const currency = str(payload.currency);
+      const amount = typeof payload.amount === "number" && Number.isFinite(payload.amount) && currency ? formatMoney(payload.amount, currency) : null;
+      const message = str(payload.message);
+      const base = amount ? `${who} tipped you ${amount}` : `${who} sent you a tip`;
+      return { text: message ? `${base}: “${message}”` : base, href: "/earnings" };
     }
     default:
       return { text: "New notification", href: null };

@@ -15,6 +15,7 @@ const KINDS: Array<{ kind: Kind; label: string; hint: string }> = [
   { kind: "schedule_reminder", label: "A scheduled stream is about to start", hint: "For creators you follow." },
   { kind: "archive_ready", label: "Your replay is ready", hint: "When a stream of yours has been archived." },
   { kind: "new_follower", label: "New followers", hint: "Several in a row are grouped into one." },
+  { kind: "tip_received", label: "Tips you receive", hint: "Each tip a viewer sends you, with its message." },
 ];
 
 function Switch({

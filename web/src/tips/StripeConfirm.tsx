@@ -4,7 +4,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { loadStripe, type Stripe } from "@stripe/stripe-js";
 import { Elements, PaymentElement, useElements, useStripe } from "@stripe/react-stripe-js";
-import type { TipCreated } from "../api/tips";
+import type { PendingTip } from "../api/tips";
 import { FormError } from "../components/FormField";
 import { formatMoney } from "./money";
 import type { ConfirmOutcome } from "./TestCardForm";
@@ -28,7 +28,7 @@ export function resetStripeForTests(): void {
   instances.clear();
 }
 
-function PaymentForm({ tip, onDone, onCancel }: { tip: TipCreated; onDone: (o: ConfirmOutcome) => void; onCancel: () => void }) {
+function PaymentForm({ tip, onDone, onCancel }: { tip: PendingTip; onDone: (o: ConfirmOutcome) => void; onCancel: () => void }) {
   const stripe = useStripe();
   const elements = useElements();
   const [busy, setBusy] = useState(false);
@@ -91,7 +91,7 @@ export default function StripeConfirm({
   onDone,
   onCancel,
 }: {
-  tip: TipCreated;
+  tip: PendingTip;
   publishableKey: string;
   onDone: (outcome: ConfirmOutcome) => void;
   onCancel: () => void;

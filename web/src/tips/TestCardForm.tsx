@@ -1,7 +1,7 @@
 // The test provider's card form (LS_PAYMENTS=test): no real card is charged, and the numbers below
 // behave like Stripe's test cards. It posts to our own /api/payments/test/confirm.
 import { useState, type FormEvent } from "react";
-import { confirmTestPayment, type TipCreated } from "../api/tips";
+import { confirmTestPayment, type PendingTip } from "../api/tips";
 import { ApiError, errorMessage } from "../api/errors";
 import { FormError, TextField } from "../components/FormField";
 import { compact } from "../lib/validation";
@@ -41,7 +41,7 @@ export function TestCardForm({
   onDone,
   onCancel,
 }: {
-  tip: TipCreated;
+  tip: PendingTip;
   onDone: (outcome: ConfirmOutcome) => void;
   onCancel: () => void;
 }) {

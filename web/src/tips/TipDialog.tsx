@@ -12,6 +12,7 @@ import {
   getTransaction,
   newIdempotencyKey,
   useInvalidateTips,
+  type PendingTip,
   type TipCreateBody,
   type TipCreated,
   type TippingInfo,
@@ -39,7 +40,7 @@ export interface TipRecipient {
 type Phase =
   | { step: "form" }
   | { step: "creating" }
-  | { step: "confirm"; tip: TipCreated }
+  | { step: "confirm"; tip: PendingTip }
   | { step: "settling"; tip: TipCreated }
   | { step: "success"; tx: TransactionOut | TipCreated }
   | { step: "declined"; tip: TipCreated; reason: string }
@@ -143,7 +144,8 @@ export function TipDialog({
       // A replay of a tip already settled (its answer was lost, the webhook was not).
       if (tip.status === "succeeded") setPhase({ step: "success", tx: tip });
       else if (tip.status === "failed") setPhase({ step: "declined", tip, reason: declineText(tip.failure_code) });
-      else setPhase({ step: "confirm", tip });
+      else if (tip.payment) setPhase({ step: "confirm", tip: { ...tip, payment: tip.payment } });
+      else setPhase({ step: "error", tip, message: "The server did not say how to pay for this tip. Try again later." });
     } catch (error) {
       if (!outcomeUnknown(error)) attempt.current = null;
       if (error instanceof ApiError && error.code === "AMOUNT_OUT_OF_RANGE") setAmountError(error.message);
