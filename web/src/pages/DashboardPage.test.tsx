@@ -8,6 +8,7 @@ import { FakeWebSocket } from "../test/fakeWebSocket";
 import { alice, errorBody, json, stubFetch } from "../test/http";
 import { renderApp } from "../test/render";
 import { makeHealth, makeStream, page, STREAM_ID } from "../test/streams";
+import { emptyEarnings, makePayouts } from "../test/tips";
 
 const KEY = { stream_key: "live_sk_first_0123456789", rtmp_url: "rtmp://localhost/live", created_at: "2026-03-01T00:00:00Z" };
 
@@ -47,6 +48,9 @@ function fakeServer(initial: Stream | null = null) {
     },
     // The archives card: none yet.
     "GET /api/archives": () => json(200, { items: [], next_cursor: null }),
+    // Tips: test payments, nothing received yet.
+    "GET /api/users/me/payouts": () => json(200, makePayouts({ provider: "test", status: "not_needed", can_receive_tips: true })),
+    "GET /api/users/me/earnings": () => json(200, emptyEarnings()),
     // The chat cards shown while live: nobody to list.
     [`GET /api/streams/${STREAM_ID}/moderators`]: () => json(200, { items: [] }),
     [`GET /api/streams/${STREAM_ID}/bans`]: () => json(200, { items: [] }),

@@ -28,6 +28,8 @@ import { pushSample } from "../lib/graph";
 import { usePageTitle } from "../lib/usePageTitle";
 import { compact } from "../lib/validation";
 import { Player } from "../player/Player";
+import { PayoutsCard } from "../tips/PayoutsCard";
+import { StreamTipsCard } from "../tips/StreamTips";
 
 export const TITLE_MAX = 255;
 export const DESCRIPTION_MAX = 5000;
@@ -354,6 +356,7 @@ function LivePanel({ stream, user, onEnded }: { stream: Stream; user: UserPrivat
           <ChatPanel store={channel} streamId={stream.stream_id} creatorId={stream.user_id} />
         </div>
       </div>
+      <StreamTipsCard store={channel} streamId={stream.stream_id} />
       <EditStreamForm key={stream.stream_id} stream={stream} user={user} />
       <div className="dash-end">
         <EndStreamControl stream={stream} user={user} onEnded={onEnded} />
@@ -546,9 +549,14 @@ function Dashboard({ user }: { user: UserPrivate }) {
           <h1>Creator dashboard</h1>
           <p className="muted">Go live, check your encoder and manage your stream.</p>
         </div>
-        <Link to={`/u/${encodeURIComponent(user.username)}`} className="btn btn--ghost">
-          View channel
-        </Link>
+        <div className="form-actions">
+          <Link to="/earnings" className="btn btn--ghost" data-testid="earnings-link">
+            Earnings
+          </Link>
+          <Link to={`/u/${encodeURIComponent(user.username)}`} className="btn btn--ghost">
+            View channel
+          </Link>
+        </div>
       </div>
 
       {ended && !stream ? (
@@ -585,6 +593,8 @@ function Dashboard({ user }: { user: UserPrivate }) {
           }}
         />
       )}
+
+      <PayoutsCard />
 
       <ScheduleCard user={user} />
 
