@@ -19,6 +19,8 @@ import { SettingsProfilePage } from "./pages/SettingsProfilePage";
 import { UnsubscribePage } from "./pages/UnsubscribePage";
 import { VerifyEmailPage } from "./pages/VerifyEmailPage";
 import { WatchPage } from "./pages/WatchPage";
+import { EarningsPage } from "./tips/EarningsPage";
+import { PayoutsRefreshPage, PayoutsReturnPage } from "./tips/PayoutsCard";
 
 export const routes: RouteObject[] = [
   {
@@ -41,6 +43,31 @@ export const routes: RouteObject[] = [
         element: (
           <RequireAuth>
             <DashboardPage />
+          </RequireAuth>
+        ),
+      },
+      // Where Stripe's onboarding sends the creator back (done or left) and for a new link (expired).
+      {
+        path: "dashboard/payouts/return",
+        element: (
+          <RequireAuth>
+            <PayoutsReturnPage />
+          </RequireAuth>
+        ),
+      },
+      {
+        path: "dashboard/payouts/refresh",
+        element: (
+          <RequireAuth>
+            <PayoutsRefreshPage />
+          </RequireAuth>
+        ),
+      },
+      {
+        path: "earnings",
+        element: (
+          <RequireAuth>
+            <EarningsPage />
           </RequireAuth>
         ),
       },

@@ -71,6 +71,9 @@ function UserMenu({ user }: { user: UserPrivate }) {
           <Link to="/dashboard" className="user-menu-item">
             Creator dashboard
           </Link>
+          <Link to="/earnings" className="user-menu-item">
+            Earnings
+          </Link>
           <Link to="/notifications" className="user-menu-item">
             Notifications
           </Link>
