@@ -18,6 +18,10 @@ const VIEWER_POINTS = [
   { title: "Chat in real time", text: "Talk with the creator and everyone watching, with moderation that keeps it friendly." },
   { title: "Follow your creators", text: "Their channel shows what is live now and every replay, in one place." },
   { title: "Watch anywhere", text: "Right in the browser, live with low latency or replayed later with seeking." },
+  {
+    title: "Tip your creators",
+    text: "Send a tip from a channel or during a live stream and it shows in the chat. Stripe handles the card; its number never reaches us.",
+  },
 ];
 
 const LIVE_NOW_LIMIT = 24;
@@ -62,7 +66,8 @@ export function HomePage() {
           </h1>
           <p className="hero-lead">
             LiveStream Pro gives small and mid-size creators everything a broadcast needs: crisp adaptive video, real-time
-            chat, followers and replays, on a channel page you will want to share.
+            chat, followers, replays and tips from your viewers (paid out to you through Stripe Connect), on a channel page
+            you will want to share.
           </p>
           <div className="hero-actions">
             {user ? (
@@ -124,7 +129,7 @@ export function HomePage() {
           <h2 id="viewers-title">For viewers</h2>
           <p className="muted">Find your people, and be there when it happens.</p>
         </div>
-        <ul className="feature-grid feature-grid--3">
+        <ul className="feature-grid">
           {VIEWER_POINTS.map((p) => (
             <li key={p.title} className="feature card">
               <h3>{p.title}</h3>
