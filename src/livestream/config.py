@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -139,6 +140,29 @@ class Settings(BaseSettings):
     # Let push subscriptions name http URLs and private, loopback or link-local hosts (tests, a lab push
     # service). Refused in production: our server POSTs to these URLs.
     push_allow_private_endpoints: bool = False
+    # Tips. "stripe": Stripe (PaymentIntents, Connect destination charges); "test": a local provider that acts
+    # like Stripe's test mode (refused in production); unset: tips are off. `make run` sets "test".
+    payments: Literal["stripe", "test"] | None = None
+    stripe_secret_key: SecretStr | None = None
+    stripe_publishable_key: str | None = None
+    # Webhook signatures are checked with it (Stripe's signing secret, whsec_…). With the test provider, unset
+    # means one derived from LS_SECRET_KEY.
+    stripe_webhook_secret: SecretStr | None = None
+    # Where the SDK sends API calls (a proxy, or a local Stripe-compatible server); unset: Stripe itself.
+    stripe_api_base: str | None = None
+    # Our share of each tip, in percent of the amount (rounded down to the currency's minor unit).
+    platform_fee_percent: Decimal = Field(default=Decimal(10), ge=0, le=50)
+    # What a tip may be, in minor units (cents for USD and EUR; yen for JPY, which has none).
+    tip_min_jpy: int = Field(default=100, ge=50, le=10_000_000)
+    tip_max_jpy: int = Field(default=50_000, ge=50, le=10_000_000)
+    tip_min_usd: int = Field(default=100, ge=50, le=10_000_000)
+    tip_max_usd: int = Field(default=50_000, ge=50, le=10_000_000)
+    tip_min_eur: int = Field(default=100, ge=50, le=10_000_000)
+    tip_max_eur: int = Field(default=50_000, ge=50, le=10_000_000)
+    # A creator's currency until their payout account says otherwise.
+    tip_default_currency: Literal["JPY", "USD", "EUR"] = "JPY"
+    # Where the test provider posts its signed events: our own webhook. Unset: this server on loopback.
+    payments_test_webhook_url: str | None = None
 
     @field_validator("allowed_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -207,6 +231,46 @@ class Settings(BaseSettings):
                 "it is for tests and development only"
             )
         return self
+
+    @model_validator(mode="after")
+    def _payments_configured(self) -> Settings:
+        if self.payments == "test" and self.env == "production":
+            raise InsecureSettingsError(
+                "LS_PAYMENTS=test takes no money and lets anyone mark a tip paid; it is refused in production"
+            )
+        if self.payments == "stripe":
+            missing = [
+                name
+                for name, value in (
+                    ("LS_STRIPE_SECRET_KEY", self.stripe_secret_key),
+                    ("LS_STRIPE_PUBLISHABLE_KEY", self.stripe_publishable_key),
+                    ("LS_STRIPE_WEBHOOK_SECRET", self.stripe_webhook_secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"LS_PAYMENTS=stripe needs {', '.join(missing)}")
+        for currency in ("jpy", "usd", "eur"):
+            if getattr(self, f"tip_min_{currency}") > getattr(self, f"tip_max_{currency}"):
+                raise ValueError(f"LS_TIP_MIN_{currency.upper()} is above LS_TIP_MAX_{currency.upper()}")
+        return self
+
+    def tip_limits(self, currency: str) -> tuple[int, int]:
+        """The smallest and largest tip in ``currency`` (upper case), in minor units."""
+        code = currency.lower()
+        return getattr(self, f"tip_min_{code}"), getattr(self, f"tip_max_{code}")
+
+    @property
+    def payments_webhook_url(self) -> str:
+        if self.payments_test_webhook_url:
+            return self.payments_test_webhook_url
+        # The server listens on self.host; "any address" is reached on loopback.
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1", "localhost": "127.0.0.1"}.get(  # noqa: S104
+            self.host, self.host
+        )
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/api/webhooks/stripe"
 
     @model_validator(mode="after")
     def _s3_needs_a_bucket(self) -> Settings:

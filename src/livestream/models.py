@@ -7,6 +7,7 @@ from livestream.db import Base
 from livestream.follows.models import Follow
 from livestream.jobs.models import PeriodicRun
 from livestream.notifications.models import Notification, NotificationSettings
+from livestream.payments.models import PaymentEvent, PayoutAccount, TestIntent
 from livestream.push.models import PushSubscription, VapidKey
 from livestream.schedules.models import Schedule
 from livestream.streams.models import Stream, StreamKey
@@ -22,6 +23,8 @@ __all__ = [
     "Follow",
     "Notification",
     "NotificationSettings",
+    "PaymentEvent",
+    "PayoutAccount",
     "PeriodicRun",
     "PushSubscription",
     "RefreshToken",
@@ -29,6 +32,7 @@ __all__ = [
     "Schedule",
     "Stream",
     "StreamKey",
+    "TestIntent",
     "Transaction",
     "User",
     "VapidKey",

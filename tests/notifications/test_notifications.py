@@ -258,7 +258,13 @@ async def test_settings_are_validated_and_say_what_is_available(app: FastAPI, cl
     assert got.json() == {
         "email": False,
         "push": False,
-        "kinds": {"stream_started": True, "schedule_reminder": True, "archive_ready": True, "new_follower": True},
+        "kinds": {
+            "stream_started": True,
+            "schedule_reminder": True,
+            "archive_ready": True,
+            "new_follower": True,
+            "tip_received": True,
+        },
         "email_available": False,
         "email_verified": False,
         "push_available": True,

@@ -52,6 +52,7 @@ from livestream.storage.factory import make_storage
 from livestream.streams.lifecycle import StreamLifecycle, StreamTransition
 from livestream.streams.service import Urls
 from livestream.streams.views import StreamViews
+from livestream.tips.tipping import Tipping
 from livestream.users.views import ProfileViews
 
 log = get_logger("livestream.app")
@@ -84,6 +85,7 @@ class Container:
     live_notifications: LiveNotifications
     schedule_jobs: ScheduleJobs
     calendar_feeds: CalendarFeeds
+    tipping: Tipping
     rtmp: RTMPServer | None = None
     # None without SMTP (LS_SMTP_HOST unset): no email of any kind is sent.
     mailer: Mailer | None = None
@@ -235,6 +237,9 @@ class Container:
         account_emails = AccountEmails(db, jobs, mailer, secret_key=settings.secret_key, public_url=settings.public_url)
         account_emails.register(periodic, attempts=settings.smtp_attempts)
         periodic.every("jobs.purge_claims", 24 * 3600, periodic.purge_claims)
+        # Tips: the payment provider, its webhook events, settlement and the pending reconciler (off without
+        # LS_PAYMENTS).
+        tipping = Tipping.build(settings, db, engine, jobs, periodic, delivery)
 
         return cls(
             settings=settings,
@@ -264,6 +269,7 @@ class Container:
             live_notifications=live_notifications,
             schedule_jobs=schedule_jobs,
             calendar_feeds=calendar_feeds,
+            tipping=tipping,
         )
 
     @property
@@ -299,6 +305,7 @@ class Container:
             LiveNotifications: self.live_notifications,
             ScheduleJobs: self.schedule_jobs,
             CalendarFeeds: self.calendar_feeds,
+            Tipping: self.tipping,
         }
 
     async def start(self) -> None:
@@ -336,6 +343,7 @@ class Container:
             ("periodic", self.periodic.close),
             ("jobs", self.jobs.close),
             ("web_push", self.web_push.close),  # its own send threads, after the jobs that use them
+            ("tipping", self.tipping.close),  # the provider's HTTP client, after the jobs that use it
             ("playback", self.playback.close),
             ("storage", self.storage.close),
             # Background refreshes of the public views and counts read the database and the engine.

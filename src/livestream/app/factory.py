@@ -26,21 +26,24 @@ from livestream.http.middleware import BodyLimitMiddleware, RequestContextMiddle
 from livestream.logging import configure_logging
 from livestream.media.origin import router as origin_router
 from livestream.notifications.router import router as notifications_router
+from livestream.payments.router import router as payments_router
 from livestream.push.router import router as push_router
 from livestream.schedules.router import router as schedules_router
 from livestream.streams.router import router as streams_router
+from livestream.tips.router import router as tips_router
 from livestream.users.router import router as users_router
 
 
 class LiveStreamApp(FastAPI):
     max_body_bytes = 1024 * 1024
     media_origins: tuple[str, ...] = ()
+    stripe_js = False
 
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, so even the 500 that Starlette's ServerErrorMiddleware renders carries the request id
         # and the security headers, and is logged with its status; the body limit inside it, so its 413 does too.
         inner = BodyLimitMiddleware(super().build_middleware_stack(), self.max_body_bytes)
-        return RequestContextMiddleware(inner, self.media_origins)
+        return RequestContextMiddleware(inner, self.media_origins, stripe=self.stripe_js)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     )
     app.max_body_bytes = settings.max_body_bytes
     app.media_origins = settings.media_origins
+    app.stripe_js = settings.payments == "stripe"
     install_error_handlers(app)
     # Routes are matched in this order, each router's twice: the busiest first (chat sockets and their joins,
     # HLS segments, stream reads), so they do not pay for trying every other route first.
@@ -83,11 +87,13 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.include_router(origin_router)
     app.include_router(streams_router)
     app.include_router(archives_router)
+    app.include_router(tips_router)  # before users: /api/users/me/earnings is not a user id
     app.include_router(users_router)
     app.include_router(follows_router)
     app.include_router(notifications_router)
     app.include_router(push_router)
     app.include_router(schedules_router)
+    app.include_router(payments_router)
     app.include_router(auth_router)
     app.include_router(health.router)
     mount_spa(app, settings.web_dist or default_web_dist())

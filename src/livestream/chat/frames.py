@@ -29,6 +29,30 @@ def chat_message(message_id: str, user_id: uuid.UUID, username: str, text: str, 
     }
 
 
+def tip(
+    transaction_id: uuid.UUID,
+    sender: tuple[uuid.UUID, str] | None,
+    amount: int,
+    currency: str,
+    message: str | None,
+    sent_at: datetime,
+) -> tuple[str, str]:
+    """A tip that succeeded, shown highlighted in chat: its history id and its frame."""
+    frame_id = f"tip:{transaction_id}"
+    user = None if sender is None else {"user_id": str(sender[0]), "username": sender[1]}
+    frame = {
+        "type": "tip",
+        "id": frame_id,
+        "transaction_id": str(transaction_id),
+        "user": user,
+        "amount": amount,
+        "currency": currency,
+        "message": message,
+        "sent_at": iso(sent_at),
+    }
+    return frame_id, encode(frame)
+
+
 def chat_deleted(message_id: str) -> str:
     return encode({"type": "chat.deleted", "id": message_id})
 

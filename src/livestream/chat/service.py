@@ -105,7 +105,9 @@ class ChatService:
 
     async def history(self, stream_id: uuid.UUID) -> list[ChatMessage]:
         await self.stream(stream_id)
-        return [ChatMessage.model_validate(json.loads(p)) for p in await self.history_payloads(stream_id)]
+        frames_kept = [json.loads(p) for p in await self.history_payloads(stream_id)]
+        # Tips share the history (the socket replays them); this list is the chat lines only.
+        return [ChatMessage.model_validate(f) for f in frames_kept if f.get("type", "chat.message") == "chat.message"]
 
     # --- moderation --------------------------------------------------------------------------------
 
@@ -152,7 +154,8 @@ class ChatService:
         removed = 0
         for payload in await self.history_payloads(stream_id):
             message = json.loads(payload)
-            if message["user"]["user_id"] == str(user_id):
+            # Tips are in the history too (their sender is null once the account is gone).
+            if (message.get("user") or {}).get("user_id") == str(user_id):
                 removed += await self.engine.delete_with_notice(
                     channel, message["id"], frames.chat_deleted(message["id"])
                 )

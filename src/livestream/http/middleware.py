@@ -23,13 +23,23 @@ ACCESS_LOGGER = "livestream.access"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+# With Stripe, Stripe.js and its Payment Element (Stripe's published CSP list for them).
+STRIPE_SCRIPTS = " https://js.stripe.com"
+STRIPE_FRAMES = " https://js.stripe.com https://hooks.stripe.com"
+STRIPE_CONNECT = " https://api.stripe.com"
+
+
 # A strict policy for the web app's pages: nothing inline, nothing from elsewhere but the media origins (the
-# S3 bucket or CDN archives play from, when there is one).
-def app_csp(media_origins: tuple[str, ...] = ()) -> str:
+# S3 bucket or CDN archives play from, when there is one) and, with Stripe, Stripe.js.
+def app_csp(media_origins: tuple[str, ...] = (), *, stripe: bool = False) -> str:
     media = "".join(f" {origin}" for origin in media_origins)
+    scripts = STRIPE_SCRIPTS if stripe else ""
+    connect = STRIPE_CONNECT if stripe else ""
+    frames = f"frame-src{STRIPE_FRAMES}; " if stripe else ""
     return (
-        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{media}; "
-        f"media-src 'self' blob:{media}; connect-src 'self'{media}; font-src 'self'; worker-src 'self' blob:; "
+        f"default-src 'self'; script-src 'self'{scripts}; style-src 'self'; img-src 'self' data: blob:{media}; "
+        f"media-src 'self' blob:{media}; connect-src 'self'{media}{connect}; font-src 'self'; "
+        f"worker-src 'self' blob:; {frames}"
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
 
@@ -60,11 +70,11 @@ def new_request_id() -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, media_origins: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp, media_origins: tuple[str, ...] = (), *, stripe: bool = False) -> None:
         self.app = app
         self._app_headers = (
-            [*_BASE_HEADERS, (b"content-security-policy", app_csp(media_origins).encode())]
-            if media_origins
+            [*_BASE_HEADERS, (b"content-security-policy", app_csp(media_origins, stripe=stripe).encode())]
+            if media_origins or stripe
             else _APP_HEADERS
         )
 

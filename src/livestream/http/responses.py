@@ -13,7 +13,8 @@ _DESCRIPTIONS = {
     404: "Not found",
     409: "Conflicts with existing data",
     429: "Rate limited; see Retry-After",
-    503: "A service it needs (storage) is unreachable; try again shortly",
+    502: "An outside service it needs (the payment provider) failed; try again shortly",
+    503: "A service it needs (storage) is unreachable, or the feature is off on this server",
 }
 
 

@@ -34,6 +34,7 @@ from livestream.notifications.delivery import Delivery, Written
 from livestream.notifications.models import Notification, NotificationSettings
 from livestream.notifications.repository import NotificationRepository
 from livestream.notifications.unsubscribe import unsubscribe_token
+from livestream.payments.money import format_amount
 from livestream.users.models import User
 
 log = get_logger("livestream.notifications")
@@ -82,6 +83,10 @@ class Links:
     @property
     def settings(self) -> str:
         return f"{self.base}/settings/notifications"
+
+    @property
+    def earnings(self) -> str:
+        return f"{self.base}/earnings"
 
     def unsubscribe_page(self, token: str) -> str:
         return f"{self.base}/unsubscribe?token={quote(token, safe='')}"
@@ -149,6 +154,21 @@ def content_for(kind: str, payload: dict[str, Any], links: Links) -> Content:
             lead=f"{who} started following you.",
             link_label="See your notifications",
             link=links.notifications,
+        )
+    if kind == "tip_received":
+        sender_value = payload.get("sender")
+        sender: dict[str, Any] = sender_value if isinstance(sender_value, dict) else {}
+        who = one_line(sender.get("display_name") or sender.get("username") or "A viewer", 60)
+        amount = payload.get("amount")
+        currency = payload.get("currency")
+        money = format_amount(amount, currency) if isinstance(amount, int) and isinstance(currency, str) else "a tip"
+        message = payload.get("message")
+        return Content(
+            subject=f"{who} tipped you {money}",
+            lead=f"{who} sent you a tip of {money}.",
+            link_label="See your earnings",
+            link=links.earnings,
+            detail=f"Their message: {one_line(message, 200)}" if isinstance(message, str) and message else None,
         )
     return Content(
         subject=f"New notification on {SITE}",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from livestream.db import Base, TimestampMixin, UTCDateTime, new_id, utcnow
 
-KINDS = ("stream_started", "schedule_reminder", "archive_ready", "new_follower")
+KINDS = ("stream_started", "schedule_reminder", "archive_ready", "new_follower", "tip_received")
 
 
 class Notification(TimestampMixin, Base):
@@ -23,7 +23,7 @@ class Notification(TimestampMixin, Base):
 
     notification_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False)
-    # The kind: stream_started, schedule_reminder, archive_ready, new_follower.
+    # The kind: stream_started, schedule_reminder, archive_ready, new_follower, tip_received.
     type: Mapped[str] = mapped_column(String(50), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     # What happened, e.g. "stream_started:<stream_id>"; with user_id, unique.
@@ -49,4 +49,5 @@ class NotificationSettings(Base):
     schedule_reminder: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))
     archive_ready: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))
     new_follower: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))
+    tip_received: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

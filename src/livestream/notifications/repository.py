@@ -343,4 +343,5 @@ DEFAULTS: dict[str, Any] = {
     "schedule_reminder": True,
     "archive_ready": True,
     "new_follower": True,
+    "tip_received": True,
 }

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from livestream.validation import Storable
 
-NotificationKind = Literal["stream_started", "schedule_reminder", "archive_ready", "new_follower"]
+NotificationKind = Literal["stream_started", "schedule_reminder", "archive_ready", "new_follower", "tip_received"]
 
 
 class NotificationOut(BaseModel):
@@ -34,6 +34,7 @@ class NotificationKinds(BaseModel):
     schedule_reminder: bool = True
     archive_ready: bool = True
     new_follower: bool = True
+    tip_received: bool = True
 
 
 class NotificationSettingsOut(BaseModel):
@@ -56,6 +57,7 @@ class NotificationKindsIn(BaseModel):
     schedule_reminder: bool | None = None
     archive_ready: bool | None = None
     new_follower: bool | None = None
+    tip_received: bool | None = None
 
 
 class NotificationSettingsIn(BaseModel):

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from livestream.notifications.delivery import Written
+from livestream.payments.money import format_amount
 
 TITLE_MAX = 120
 BODY_MAX = 300
@@ -23,9 +24,16 @@ TTL_SECONDS = {
     "schedule_reminder": 15 * 60,
     "archive_ready": 24 * 3600,
     "new_follower": 24 * 3600,
+    "tip_received": 24 * 3600,
 }
 # RFC 8030 section 5.3: "high" wakes a phone at once; the rest can wait for a convenient moment.
-URGENCY = {"stream_started": "high", "schedule_reminder": "high", "archive_ready": "normal", "new_follower": "low"}
+URGENCY = {
+    "stream_started": "high",
+    "schedule_reminder": "high",
+    "archive_ready": "normal",
+    "new_follower": "low",
+    "tip_received": "normal",
+}
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,14 @@ def render(row: Written, public_url: str) -> PushMessage:
         body = _followers_text(count, names)
         url = base + "/notifications"
         topic = "new-follower"
+    elif row.kind == "tip_received":
+        sender = _dict(payload.get("sender"))
+        who = _text(sender.get("display_name")) or _text(sender.get("username")) or "A viewer"
+        amount, currency = payload.get("amount"), payload.get("currency")
+        money = format_amount(amount, currency) if isinstance(amount, int) and isinstance(currency, str) else "a tip"
+        title = f"{who} tipped you {money}"
+        body = _text(payload.get("message")) or "Thank you!"
+        url = base + "/earnings"
     else:
         title, body, url = "New notification", "", base + "/notifications"
     return PushMessage(

@@ -3,22 +3,38 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Uuid
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from livestream.db import Base, TimestampMixin, UTCDateTime, new_id, utcnow
 
+STATUSES = ("pending", "succeeded", "failed", "refunded", "disputed")
+MESSAGE_MAX = 200
+
 
 class Transaction(TimestampMixin, Base):
-    """A tip: integer minor units plus an ISO 4217 currency, never floats."""
+    """A tip: integer minor units plus an ISO 4217 currency, never floats.
+
+    Status moves only ``pending`` → ``succeeded`` | ``failed`` and ``succeeded`` → ``refunded`` | ``disputed``
+    (``tips/settlement.py`` is the one writer; a refund or dispute seen before the success counts as both).
+    """
 
     __tablename__ = "transactions"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint("length(currency) = 3", name="currency_iso4217"),
-        CheckConstraint("status IN ('pending', 'succeeded', 'failed', 'refunded')", name="status_valid"),
+        CheckConstraint("currency IN ('JPY', 'USD', 'EUR')", name="currency_supported"),
+        CheckConstraint(f"status IN {STATUSES!r}".replace('"', "'"), name="status_valid"),
         CheckConstraint("sender_id IS NULL OR sender_id <> recipient_id", name="no_self_tip"),
+        CheckConstraint("platform_fee >= 0 AND platform_fee <= amount", name="fee_within_amount"),
+        CheckConstraint("provider IN ('stripe', 'test')", name="provider_known"),
+        CheckConstraint(f"message IS NULL OR length(message) <= {MESSAGE_MAX}", name="message_length"),
         Index("ix_transactions_recipient_created", "recipient_id", "created_at"),
+        Index("ix_transactions_sender_created", "sender_id", "created_at"),
+        Index("ix_transactions_stream_id", "stream_id"),
+        # The pending reconciler's scan.
+        Index("ix_transactions_status_created", "status", "created_at"),
+        # One tip per key and sender: a request repeated (a timeout, a double click) finds the first.
+        UniqueConstraint("sender_id", "idempotency_key", name="uq_transactions_sender_idempotency_key"),
     )
 
     transaction_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -33,4 +49,12 @@ class Transaction(TimestampMixin, Base):
     provider: Mapped[str] = mapped_column(String(20), nullable=False)
     provider_payment_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     message: Mapped[str | None] = mapped_column(String(500))
+    platform_fee: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    idempotency_key: Mapped[str] = mapped_column(String(255), nullable=False)
+    # SHA-256 of the request's canonical body: the same key with another body is a conflict, not a replay.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    # Why the payment failed (the provider's decline code), when it did.
+    failure_code: Mapped[str | None] = mapped_column(String(60))
+    # When it left pending.
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)

@@ -1,0 +1,244 @@
+"""Every query of the tips ledger."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from livestream.db import add_unless_conflict
+from livestream.pagination import Cursor
+from livestream.streams.models import Stream
+from livestream.tips.models import Transaction
+from livestream.users.models import User
+
+Role = Literal["sent", "received"]
+Row = tuple[Transaction, User | None, User]
+
+
+@dataclass(frozen=True)
+class Total:
+    currency: str
+    status: str
+    count: int
+    amount: int
+    fees: int
+
+
+@dataclass(frozen=True)
+class StreamTotal:
+    stream_id: uuid.UUID
+    title: str | None
+    started_at: datetime | None
+    currency: str
+    count: int
+    amount: int
+    fees: int
+
+
+@dataclass(frozen=True)
+class MonthTotal:
+    month: str
+    currency: str
+    count: int
+    amount: int
+    fees: int
+
+
+class TipRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    # --- writes ------------------------------------------------------------------------------------------
+
+    async def add(self, transaction: Transaction) -> bool:
+        """False when the sender used this idempotency key already (a request repeated at the same moment)."""
+        return await add_unless_conflict(self.session, transaction)
+
+    async def attach_intent(self, transaction_id: uuid.UUID, intent_id: str) -> None:
+        await self.session.execute(
+            update(Transaction)
+            .where(Transaction.transaction_id == transaction_id, Transaction.provider_payment_id.is_(None))
+            .values(provider_payment_id=intent_id)
+        )
+
+    async def move(
+        self,
+        where: ColumnElement[bool],
+        *,
+        to: str,
+        allowed_from: Sequence[str],
+        now: datetime,
+        failure_code: str | None = None,
+    ) -> Transaction | None:
+        """Compare-and-set of the status: the row if it was in ``allowed_from`` and is ``to`` now, else None.
+        Two deliveries of one event at once both try; one moves it."""
+        values: dict[str, Any] = {
+            "status": to,
+            "updated_at": now,
+            "settled_at": func.coalesce(Transaction.settled_at, now),
+        }
+        if failure_code is not None:
+            values["failure_code"] = failure_code
+        statement = (
+            update(Transaction)
+            .where(where, Transaction.status.in_(list(allowed_from)))
+            .values(**values)
+            .returning(Transaction.transaction_id)
+        )
+        moved = (await self.session.execute(statement)).scalar_one_or_none()
+        if moved is None:
+            return None
+        return await self.get(moved, fresh=True)
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    async def get(self, transaction_id: uuid.UUID, *, fresh: bool = False) -> Transaction | None:
+        return await self.session.get(Transaction, transaction_id, populate_existing=fresh)
+
+    async def by_key(self, sender_id: uuid.UUID, idempotency_key: str) -> Transaction | None:
+        query = select(Transaction).where(
+            Transaction.sender_id == sender_id, Transaction.idempotency_key == idempotency_key
+        )
+        return (await self.session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+
+    async def by_payment(self, intent_id: str) -> Transaction | None:
+        query = select(Transaction).where(Transaction.provider_payment_id == intent_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def with_parties(self, transaction_id: uuid.UUID) -> Row | None:
+        sender, recipient = aliased(User), aliased(User)
+        query = (
+            select(Transaction, sender, recipient)
+            .outerjoin(sender, sender.user_id == Transaction.sender_id)
+            .join(recipient, recipient.user_id == Transaction.recipient_id)
+            .where(Transaction.transaction_id == transaction_id)
+        )
+        row = (await self.session.execute(query)).one_or_none()
+        return None if row is None else (row[0], row[1], row[2])
+
+    async def page(self, user_id: uuid.UUID, role: Role, *, limit: int, cursor: Cursor | None) -> list[Row]:
+        sender, recipient = aliased(User), aliased(User)
+        mine = Transaction.sender_id == user_id if role == "sent" else Transaction.recipient_id == user_id
+        query = (
+            select(Transaction, sender, recipient)
+            .outerjoin(sender, sender.user_id == Transaction.sender_id)
+            .join(recipient, recipient.user_id == Transaction.recipient_id)
+            .where(mine)
+            .order_by(Transaction.created_at.desc(), Transaction.transaction_id.desc())
+            .limit(limit)
+        )
+        if cursor is not None:
+            query = query.where(_before(cursor))
+        return [(t, s, r) for t, s, r in (await self.session.execute(query)).all()]
+
+    async def received_batch(self, user_id: uuid.UUID, *, after: Cursor | None, limit: int) -> list[Row]:
+        """Oldest first, for the CSV export."""
+        sender, recipient = aliased(User), aliased(User)
+        query = (
+            select(Transaction, sender, recipient)
+            .outerjoin(sender, sender.user_id == Transaction.sender_id)
+            .join(recipient, recipient.user_id == Transaction.recipient_id)
+            .where(Transaction.recipient_id == user_id, Transaction.status != "pending")
+            .order_by(Transaction.created_at, Transaction.transaction_id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(
+                or_(
+                    Transaction.created_at > after.created_at,
+                    and_(Transaction.created_at == after.created_at, Transaction.transaction_id > after.id),
+                )
+            )
+        return [(t, s, r) for t, s, r in (await self.session.execute(query)).all()]
+
+    async def totals(self, recipient_id: uuid.UUID, stream_id: uuid.UUID | None = None) -> list[Total]:
+        query = (
+            select(
+                Transaction.currency,
+                Transaction.status,
+                func.count(),
+                func.coalesce(func.sum(Transaction.amount), 0),
+                func.coalesce(func.sum(Transaction.platform_fee), 0),
+            )
+            .where(Transaction.recipient_id == recipient_id)
+            .group_by(Transaction.currency, Transaction.status)
+            .order_by(Transaction.currency, Transaction.status)
+        )
+        if stream_id is not None:
+            query = query.where(Transaction.stream_id == stream_id)
+        rows = (await self.session.execute(query)).all()
+        return [Total(c, s, int(n), int(a), int(f)) for c, s, n, a, f in rows]
+
+    async def by_stream(self, recipient_id: uuid.UUID, limit: int) -> list[StreamTotal]:
+        """Succeeded tips per stream, the most recent streams first."""
+        query = (
+            select(
+                Transaction.stream_id,
+                Stream.title,
+                Stream.started_at,
+                Transaction.currency,
+                func.count(),
+                func.sum(Transaction.amount),
+                func.sum(Transaction.platform_fee),
+            )
+            .join(Stream, Stream.stream_id == Transaction.stream_id)
+            .where(Transaction.recipient_id == recipient_id, Transaction.status == "succeeded")
+            .group_by(Transaction.stream_id, Stream.title, Stream.started_at, Transaction.currency)
+            .order_by(Stream.started_at.desc(), Transaction.currency)
+            .limit(limit)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [StreamTotal(s, t, at, c, int(n), int(a), int(f)) for s, t, at, c, n, a, f in rows if s is not None]
+
+    async def by_month(self, recipient_id: uuid.UUID, since: datetime) -> list[MonthTotal]:
+        """Succeeded tips per calendar month (UTC), the latest first."""
+        month: Any = (
+            func.to_char(func.timezone("UTC", Transaction.created_at), "YYYY-MM")
+            if self._postgres
+            else func.strftime("%Y-%m", Transaction.created_at)
+        )
+        query = (
+            select(
+                month,
+                Transaction.currency,
+                func.count(),
+                func.sum(Transaction.amount),
+                func.sum(Transaction.platform_fee),
+            )
+            .where(
+                Transaction.recipient_id == recipient_id,
+                Transaction.status == "succeeded",
+                Transaction.created_at >= since,
+            )
+            .group_by(month, Transaction.currency)
+            .order_by(month.desc(), Transaction.currency)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [MonthTotal(str(m), c, int(n), int(a), int(f)) for m, c, n, a, f in rows]
+
+    async def pending_before(self, moment: datetime, limit: int) -> list[Transaction]:
+        query = (
+            select(Transaction)
+            .where(Transaction.status == "pending", Transaction.created_at < moment)
+            .order_by(Transaction.created_at)
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+
+def _before(cursor: Cursor) -> ColumnElement[bool]:
+    return or_(
+        Transaction.created_at < cursor.created_at,
+        and_(Transaction.created_at == cursor.created_at, Transaction.transaction_id < cursor.id),
+    )

@@ -1,0 +1,82 @@
+"""The pending reconciler: a tip whose webhook never came is asked about and settled.
+
+Every ``LS_RECONCILE_INTERVAL_SECONDS`` (one process per period), tips pending for more than ``STUCK`` are looked
+up at the provider. A succeeded intent settles the tip as its webhook would have (announced once: the same
+compare-and-set); a canceled one, or one whose payment failed, fails it; one nobody paid for ``ABANDONED`` is
+canceled at the provider and the tip fails as ``expired``. Intents still processing are left for the next pass.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from livestream.db import Database, utcnow
+from livestream.jobs.periodic import PeriodicRunner
+from livestream.logging import get_logger
+from livestream.payments.base import Intent, PaymentProvider, ProviderError, ProviderRefused
+from livestream.tips.checkout import TipCheckout
+from livestream.tips.errors import PaymentProviderError
+from livestream.tips.models import Transaction
+from livestream.tips.repository import TipRepository
+from livestream.tips.settlement import Settlement
+
+log = get_logger("livestream.tips")
+
+RECONCILE = "tips.reconcile_pending"
+STUCK = timedelta(minutes=10)
+ABANDONED = timedelta(hours=1)
+# Looked at per pass, the oldest first.
+BATCH = 200
+
+
+class TipJobs:
+    def __init__(self, db: Database, provider: PaymentProvider, settlement: Settlement, checkout: TipCheckout) -> None:
+        self.db = db
+        self.provider = provider
+        self.settlement = settlement
+        self.checkout = checkout
+
+    def register(self, periodic: PeriodicRunner, *, every: float) -> None:
+        periodic.every(RECONCILE, every, self.reconcile)
+
+    async def reconcile(self) -> None:
+        await self.reconcile_pending()
+
+    async def reconcile_pending(self) -> int:
+        """Settle what can be settled; returns how many tips this pass moved."""
+        now = utcnow()
+        async with self.db.sessionmaker() as session:
+            stuck = await TipRepository(session).pending_before(now - STUCK, BATCH)
+        moved = 0
+        for tip in stuck:
+            try:
+                moved += await self._settle(tip, abandoned=tip.created_at < now - ABANDONED)
+            except (ProviderError, ProviderRefused, PaymentProviderError) as exc:
+                log.warning("tip_reconcile_failed", transaction_id=str(tip.transaction_id), error=str(exc))
+        if moved:
+            log.info("tips_reconciled", moved=moved, looked_at=len(stuck))
+        return moved
+
+    async def _settle(self, tip: Transaction, *, abandoned: bool) -> int:
+        intent: Intent
+        if tip.provider_payment_id is None:
+            # The request died between our row and the provider's answer: the same key finds (or makes) it.
+            intent = await self.checkout.attach_intent(tip)
+        else:
+            intent = await self.provider.retrieve_intent(tip.provider_payment_id)
+        if intent.status == "succeeded":
+            async with self.db.unit_of_work() as session:
+                outcome = await self.settlement.succeeded(session, tip, intent.amount, intent.currency.lower())
+            return int(outcome == "applied")
+        if intent.status == "canceled" or (intent.status == "requires_payment_method" and intent.failure_code):
+            async with self.db.unit_of_work() as session:
+                failed = await self.settlement.move(
+                    session, tip, "failed", failure_code=intent.failure_code or "canceled"
+                )
+            return int(failed)
+        if abandoned and intent.status in ("requires_payment_method", "requires_confirmation"):
+            await self.provider.cancel_intent(intent.id)
+            async with self.db.unit_of_work() as session:
+                failed = await self.settlement.move(session, tip, "failed", failure_code="expired")
+            return int(failed)
+        return 0
