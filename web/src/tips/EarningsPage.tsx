@@ -28,7 +28,7 @@ function Money({ minor, currency }: { minor: number; currency: string }) {
 
 function Totals({ earnings }: { earnings: Earnings }) {
   return (
-    <section className="card settings-card" aria-labelledby="totals-title" data-testid="earnings-totals">
+    <section className="card earnings-card" aria-labelledby="totals-title" data-testid="earnings-totals">
       <h2 id="totals-title">Totals</h2>
       <p className="muted">Gross is what viewers paid for succeeded tips; net is that less the platform fee, and is what goes to you.</p>
       <div className="money-table-wrap">
@@ -81,7 +81,7 @@ function Totals({ earnings }: { earnings: Earnings }) {
 
 function ByStream({ earnings }: { earnings: Earnings }) {
   return (
-    <section className="card settings-card" aria-labelledby="by-stream-title" data-testid="earnings-by-stream">
+    <section className="card earnings-card" aria-labelledby="by-stream-title" data-testid="earnings-by-stream">
       <h2 id="by-stream-title">By stream</h2>
       {earnings.by_stream.length === 0 ? (
         <p className="muted">No tips during a stream yet.</p>
@@ -127,7 +127,7 @@ function ByStream({ earnings }: { earnings: Earnings }) {
 
 function ByMonth({ earnings }: { earnings: Earnings }) {
   return (
-    <section className="card settings-card" aria-labelledby="by-month-title" data-testid="earnings-by-month">
+    <section className="card earnings-card" aria-labelledby="by-month-title" data-testid="earnings-by-month">
       <h2 id="by-month-title">By month</h2>
       {earnings.by_month.length === 0 ? (
         <p className="muted">Nothing yet.</p>
@@ -199,7 +199,7 @@ function TransactionList({ role }: { role: TransactionRole }) {
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
   const title = role === "received" ? "Received tips" : "Tips you sent";
   return (
-    <section className="card settings-card" aria-labelledby={`${role}-title`} data-testid={`transactions-${role}`}>
+    <section className="card earnings-card" aria-labelledby={`${role}-title`} data-testid={`transactions-${role}`}>
       <h2 id={`${role}-title`}>{title}</h2>
       {list.isPending ? (
         <Spinner label="Loading tips…" />
