@@ -107,6 +107,23 @@ describe("dashboard: tips while live", () => {
   });
 });
 
+describe("dashboard: tips off", () => {
+  beforeEach(() => {
+    resetSessionForTests();
+    setAuthenticated("token-a", alice);
+  });
+  afterEach(() => resetSessionForTests());
+
+  it("shows no running total and says tips are off", async () => {
+    dashboardServer({ payouts: makePayouts({ provider: null, status: "disabled" }) });
+    renderApp("/dashboard");
+    const card = await screen.findByTestId("payouts-card");
+    expect(await within(card).findByTestId("payouts-status")).toHaveTextContent("Tips are off");
+    expect(screen.getByTestId("live-panel")).toBeInTheDocument();
+    expect(screen.queryByTestId("stream-tips")).not.toBeInTheDocument();
+  });
+});
+
 describe("dashboard: payouts card", () => {
   beforeEach(() => {
     resetSessionForTests();

@@ -5,6 +5,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { errorMessage } from "../api/errors";
+import { usePayouts } from "../api/tips";
 import type { ChatStore, TipLine } from "../chat/chatStore";
 import { useChatState } from "../chat/useChat";
 import { formatAgo, plural } from "../lib/format";
@@ -93,6 +94,13 @@ function TipRow({ tip }: { tip: TipLine }) {
 }
 
 export function StreamTipsCard({ store, streamId }: { store: ChatStore; streamId: string }) {
+  const payouts = usePayouts();
+  // Tips are off on this server: no total to speak of.
+  if (payouts.data?.status === "disabled") return null;
+  return <StreamTips store={store} streamId={streamId} />;
+}
+
+function StreamTips({ store, streamId }: { store: ChatStore; streamId: string }) {
   const { totals, error } = useStreamTipTotals(store, streamId);
   const { messages } = useChatState(store);
   const recent = messages
