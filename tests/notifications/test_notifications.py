@@ -287,6 +287,7 @@ async def test_settings_are_validated_and_say_what_is_available(app: FastAPI, cl
         "schedule_reminder": True,
         "archive_ready": False,
         "new_follower": False,
+        "tip_received": True,
     }
     assert two.json()["email"] is True
 

@@ -49,6 +49,7 @@ class TestIntent(Base):
     """The test provider's PaymentIntents (what Stripe would hold), shared by every process of the server."""
 
     __tablename__ = "test_payment_intents"
+    __test__ = False  # not a pytest class, whatever its name
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_test_payment_intents_idempotency_key", "idempotency_key", unique=True),

@@ -13,7 +13,10 @@ Currency = Literal["JPY", "USD", "EUR"]
 Status = Literal["pending", "succeeded", "failed", "refunded", "disputed"]
 ProviderName = Literal["stripe", "test"]
 # Large enough for any currency's limit; the per-currency limits are checked by the service.
-Amount = Annotated[int, Field(gt=0, le=1_000_000_000, description="Minor units: cents for USD and EUR, yen for JPY")]
+# Strict: "500" or 5.0 is a client bug to report, never a tip to guess at.
+Amount = Annotated[
+    int, Field(strict=True, gt=0, le=1_000_000_000, description="Minor units: cents for USD and EUR, yen for JPY")
+]
 
 
 class TipCreate(BaseModel):
