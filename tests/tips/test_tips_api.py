@@ -112,9 +112,9 @@ async def test_a_tip_needs_a_valid_idempotency_key(
 ) -> None:
     creator, _ = await quick_user(app)
     _, token = await quick_user(app)
-    headers: dict[str, str | bytes] = {**bearer(token)}
+    headers = {k.encode(): v.encode() for k, v in bearer(token).items()}
     if key is not None:
-        headers["Idempotency-Key"] = key.encode()  # as bytes: httpx would refuse to send a non-ASCII str
+        headers[b"Idempotency-Key"] = key.encode()  # as bytes: httpx would refuse to send a non-ASCII str
     response = await tips_client.post(
         "/api/transactions", json={"recipient_id": creator["user_id"], "amount": 500}, headers=headers
     )
