@@ -175,7 +175,12 @@ class Settlement:
             log.warning("tip_cancel_refused", intent_id=intent_id)
 
     async def refund_payment(self, intent_id: str) -> None:
-        await self.provider.refund(intent_id, idempotency_key=f"refund-{intent_id}")
+        try:
+            await self.provider.refund(intent_id, idempotency_key=f"refund-{intent_id}")
+        except ProviderRefused as exc:
+            # Retrying will not change the provider's mind: an operator looks at it (the log says which).
+            log.error("tip_refund_refused", intent_id=intent_id, error=str(exc))
+            return
         log.info("tip_refunded_after_failure", intent_id=intent_id)
 
 
