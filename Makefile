@@ -55,7 +55,7 @@ migrate: install
 run: install web
 	mkdir -p var
 	LS_ENV=$${LS_ENV:-development} $(BIN)/livestream migrate
-	LS_ENV=$${LS_ENV:-development} exec $(BIN)/livestream serve
+	LS_ENV=$${LS_ENV:-development} LS_PAYMENTS=$${LS_PAYMENTS-test} exec $(BIN)/livestream serve
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench

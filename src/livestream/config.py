@@ -232,6 +232,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("payments", mode="before")
+    @classmethod
+    def _no_payments(cls, value: object) -> object:
+        # LS_PAYMENTS= (empty) turns tips off, also under `make run` (whose default is "test").
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _payments_configured(self) -> Settings:
         if self.payments == "test" and self.env == "production":

@@ -34,7 +34,7 @@ from livestream.notifications.delivery import Delivery, Written
 from livestream.notifications.models import Notification, NotificationSettings
 from livestream.notifications.repository import NotificationRepository
 from livestream.notifications.unsubscribe import unsubscribe_token
-from livestream.payments.money import format_amount
+from livestream.payments.money import payload_amount
 from livestream.users.models import User
 
 log = get_logger("livestream.notifications")
@@ -159,13 +159,11 @@ def content_for(kind: str, payload: dict[str, Any], links: Links) -> Content:
         sender_value = payload.get("sender")
         sender: dict[str, Any] = sender_value if isinstance(sender_value, dict) else {}
         who = one_line(sender.get("display_name") or sender.get("username") or "A viewer", 60)
-        amount = payload.get("amount")
-        currency = payload.get("currency")
-        money = format_amount(amount, currency) if isinstance(amount, int) and isinstance(currency, str) else "a tip"
+        money = payload_amount(payload)
         message = payload.get("message")
         return Content(
-            subject=f"{who} tipped you {money}",
-            lead=f"{who} sent you a tip of {money}.",
+            subject=f"{who} tipped you {money}" if money else f"{who} sent you a tip",
+            lead=f"{who} sent you a tip of {money}." if money else f"{who} sent you a tip.",
             link_label="See your earnings",
             link=links.earnings,
             detail=f"Their message: {one_line(message, 200)}" if isinstance(message, str) and message else None,

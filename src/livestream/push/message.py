@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from livestream.notifications.delivery import Written
-from livestream.payments.money import format_amount
+from livestream.payments.money import payload_amount
 
 TITLE_MAX = 120
 BODY_MAX = 300
@@ -106,9 +106,8 @@ def render(row: Written, public_url: str) -> PushMessage:
     elif row.kind == "tip_received":
         sender = _dict(payload.get("sender"))
         who = _text(sender.get("display_name")) or _text(sender.get("username")) or "A viewer"
-        amount, currency = payload.get("amount"), payload.get("currency")
-        money = format_amount(amount, currency) if isinstance(amount, int) and isinstance(currency, str) else "a tip"
-        title = f"{who} tipped you {money}"
+        money = payload_amount(payload)
+        title = f"{who} tipped you {money}" if money else f"{who} sent you a tip"
         body = _text(payload.get("message")) or "Thank you!"
         url = base + "/earnings"
     else:
