@@ -214,7 +214,8 @@ def _intent(intent: stripe.PaymentIntent) -> Intent:
         currency=str(data["currency"]).upper(),
         client_secret=data.get("client_secret"),
         metadata={str(key): str(value) for key, value in metadata.items()},
-        failure_code=error.get("code") or error.get("decline_code") or None,
+        # The decline code first (insufficient_funds rather than card_declined), as the webhook handler reads it.
+        failure_code=error.get("decline_code") or error.get("code") or None,
     )
 
 
