@@ -90,7 +90,7 @@ async def test_create_intent_sends_jpy_unchanged_with_fee_and_destination(
     assert call.params == {
         "amount": "500",
         "currency": "jpy",
-        "automatic_payment_methods": {"enabled": "true"},
+        "automatic_payment_methods": {"enabled": "true", "allow_redirects": "never"},
         "application_fee_amount": "50",
         "transfer_data": {"destination": DESTINATION},
         "description": "Tip for @creator",

@@ -83,7 +83,8 @@ class StripeProvider:
             # Stripe counts in the same minor unit as we do (¥500 is 500, $5.00 is 500): passed on unchanged.
             "amount": request.amount,
             "currency": request.currency.lower(),
-            "automatic_payment_methods": {"enabled": True},
+            # Methods that leave the page (bank redirects, vouchers) are off: the Tip dialog settles in place.
+            "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
             "description": request.description,
             "metadata": {**request.metadata, "transaction_id": str(request.transaction_id)},
         }
