@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livestream.db import add_unless_conflict, utcnow
@@ -19,19 +20,25 @@ class PaymentEventRepository:
 
     async def record(self, event: WebhookEvent, provider: str) -> bool:
         """Store the event; False when it was stored before (a repeated delivery). Concurrent deliveries of one
-        event: the second insert waits on the first's row and then fails, so one handles it."""
+        event: the second insert waits on the first's row and then does nothing, so one handles it."""
         object_id = event.object.get("id")
-        row = PaymentEvent(
-            event_id=event.id,
-            provider=provider,
-            type=event.type,
-            object_id=object_id[:255] if isinstance(object_id, str) else None,
-            livemode=event.livemode,
-            created=datetime.fromtimestamp(event.created, UTC),
-            received_at=utcnow(),
-            outcome="received",
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(PaymentEvent)
+            .values(
+                event_id=event.id,
+                provider=provider,
+                type=event.type,
+                object_id=object_id[:255] if isinstance(object_id, str) else None,
+                livemode=event.livemode,
+                created=datetime.fromtimestamp(event.created, UTC),
+                received_at=utcnow(),
+                outcome="received",
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(PaymentEvent.event_id)
         )
-        return await add_unless_conflict(self.session, row)
+        return (await self.session.execute(statement)).first() is not None
 
     async def set_outcome(self, event_id: str, outcome: str) -> None:
         await self.session.execute(

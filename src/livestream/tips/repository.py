@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from livestream.chat.models import ChatBan
 from livestream.db import add_unless_conflict
 from livestream.pagination import Cursor
 from livestream.streams.models import Stream
@@ -20,6 +21,21 @@ from livestream.users.models import User
 
 Role = Literal["sent", "received"]
 Row = tuple[Transaction, User | None, User]
+
+
+@dataclass(frozen=True)
+class Moved:
+    transaction_id: uuid.UUID
+    provider_payment_id: str | None
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """What a succeeded tip shows: the tip, its sender, and whether the sender is banned from that chat now."""
+
+    tip: Transaction
+    sender: User | None
+    banned: bool
 
 
 @dataclass(frozen=True)
@@ -80,8 +96,8 @@ class TipRepository:
         allowed_from: Sequence[str],
         now: datetime,
         failure_code: str | None = None,
-    ) -> Transaction | None:
-        """Compare-and-set of the status: the row if it was in ``allowed_from`` and is ``to`` now, else None.
+    ) -> Moved | None:
+        """Compare-and-set of the status: the tip if it was in ``allowed_from`` and is ``to`` now, else None.
         Two deliveries of one event at once both try; one moves it."""
         values: dict[str, Any] = {
             "status": to,
@@ -94,12 +110,11 @@ class TipRepository:
             update(Transaction)
             .where(where, Transaction.status.in_(list(allowed_from)))
             .values(**values)
-            .returning(Transaction.transaction_id)
+            .returning(Transaction.transaction_id, Transaction.provider_payment_id)
+            .execution_options(synchronize_session=False)
         )
-        moved = (await self.session.execute(statement)).scalar_one_or_none()
-        if moved is None:
-            return None
-        return await self.get(moved, fresh=True)
+        moved = (await self.session.execute(statement)).first()
+        return None if moved is None else Moved(transaction_id=moved[0], provider_payment_id=moved[1])
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -126,6 +141,25 @@ class TipRepository:
         )
         row = (await self.session.execute(query)).one_or_none()
         return None if row is None else (row[0], row[1], row[2])
+
+    async def announcement(self, transaction_id: uuid.UUID, now: datetime) -> Announcement | None:
+        """One round trip for the chat frame."""
+        banned = (
+            select(ChatBan.user_id)
+            .where(
+                ChatBan.channel_id == Transaction.recipient_id,
+                ChatBan.user_id == Transaction.sender_id,
+                or_(ChatBan.expires_at.is_(None), ChatBan.expires_at > now),
+            )
+            .exists()
+        )
+        query = (
+            select(Transaction, User, banned)
+            .outerjoin(User, User.user_id == Transaction.sender_id)
+            .where(Transaction.transaction_id == transaction_id)
+        )
+        row = (await self.session.execute(query)).one_or_none()
+        return None if row is None else Announcement(tip=row[0], sender=row[1], banned=bool(row[2]))
 
     async def page(self, user_id: uuid.UUID, role: Role, *, limit: int, cursor: Cursor | None) -> list[Row]:
         sender, recipient = aliased(User), aliased(User)
