@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     # Webhook signatures are checked with it (Stripe's signing secret, whsec_…). With the test provider, unset
     # means one derived from LS_SECRET_KEY.
     stripe_webhook_secret: SecretStr | None = None
+    # The signing secret of a second endpoint for events on connected accounts (Stripe signs a Connect endpoint's
+    # events with its own secret); `account.updated` comes that way.
+    stripe_connect_webhook_secret: SecretStr | None = None
     # Where the SDK sends API calls (a proxy, or a local Stripe-compatible server); unset: Stripe itself.
     stripe_api_base: str | None = None
     # Our share of each tip, in percent of the amount (rounded down to the currency's minor unit).

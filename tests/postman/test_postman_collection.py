@@ -63,6 +63,7 @@ UNREACHABLE: dict[tuple[str, str, int], str] = {
     ("POST", "/api/users/me/payouts/onboard", 200): "needs LS_PAYMENTS=stripe (an Express account link)",
     ("POST", "/api/users/me/payouts/onboard", 502): "needs LS_PAYMENTS=stripe and Stripe failing",
     ("POST", "/api/users/me/payouts/onboard", 503): "needs tips off (LS_PAYMENTS unset)",
+    ("POST", "/api/users/me/payouts/onboard", 429): "the limit counts onboarding links, which only Stripe makes",
     ("POST", "/api/transactions", 502): "needs a payment provider that fails (the test provider never does)",
     ("POST", "/api/transactions", 503): "needs tips off (LS_PAYMENTS unset)",
     ("POST", "/api/webhooks/stripe", 503): "needs tips off, or a database failing mid-event",

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from livestream.db import utcnow
 from livestream.notifications.models import Notification
-from livestream.payments.models import PaymentEvent
+from livestream.payments.models import PaymentEvent, TestIntent
 from livestream.payments.webhooks import sign
 from livestream.tips.models import Transaction
 from tests.api.helpers import assert_error, bearer, container, quick_user
@@ -39,6 +42,20 @@ async def pending_tip(app: FastAPI, client: httpx.AsyncClient, amount: int = 500
     _, token = await quick_user(app)
     stream_id = await go_live(app, client, creator_token)
     return await start_tip(client, token, stream_id=stream_id, amount=amount, message="hi"), stream_id
+
+
+async def tip_row(app: FastAPI, transaction_id: str) -> Transaction:
+    async with container(app).db.sessionmaker() as session:
+        row = await session.get(Transaction, uuid.UUID(transaction_id))
+        assert row is not None
+        return row
+
+
+async def intent_refunded(app: FastAPI, tip: dict[str, Any]) -> bool:
+    async with container(app).db.sessionmaker() as session:
+        intent = await session.get(TestIntent, tip["payment"]["payment_intent_id"])
+        assert intent is not None
+        return intent.refunded
 
 
 async def tip_notifications(app: FastAPI) -> int:
@@ -134,20 +151,75 @@ async def test_a_dispute_moves_a_succeeded_tip_to_disputed(app: FastAPI, tips_cl
     assert await status_of(app, tip["transaction_id"]) == "disputed"
 
 
+async def fail_then_pay(app: FastAPI, client: httpx.AsyncClient, tip: dict[str, Any]) -> None:
+    """The tip fails (its intent is canceled), then the intent turns out paid: paid in the moment before."""
+    intent = tip["payment"]["payment_intent_id"]
+    error = {"code": "card_declined", "decline_code": "card_declined"}
+    failed = intent_object(intent, 500, "JPY", "requires_payment_method", last_payment_error=error)
+    answer = await deliver(client, app, event_body("payment_intent.payment_failed", failed))
+    assert answer.json()["outcome"] == "applied"
+    await settled(app)
+    async with container(app).db.unit_of_work() as session:
+        await session.execute(update(TestIntent).where(TestIntent.intent_id == intent).values(status="succeeded"))
+
+
 async def test_a_failure_then_a_late_success_is_refunded_not_credited(
     app: FastAPI, tips_client: httpx.AsyncClient
 ) -> None:
     tip, stream_id = await pending_tip(app, tips_client)
-    intent = tip["payment"]["payment_intent_id"]
-    error = {"code": "card_declined", "decline_code": "card_declined"}
-    failed = intent_object(intent, 500, "JPY", "requires_payment_method", last_payment_error=error)
-    answer = await deliver(tips_client, app, event_body("payment_intent.payment_failed", failed))
-    assert answer.json()["outcome"] == "applied"
+    await fail_then_pay(app, tips_client, tip)
     late = await deliver(tips_client, app, succeeded(tip))
     assert late.json()["outcome"] == "refunding"
     await settled(app)
-    assert await status_of(app, tip["transaction_id"]) == "failed"
+    row = await tip_row(app, tip["transaction_id"])
+    assert (row.status, row.refund_due) == ("failed", False)
+    assert await intent_refunded(app, tip) is True
     assert await tip_frames(app, stream_id) == []
+    assert await tip_notifications(app) == 0
+
+
+async def test_a_refund_whose_job_was_lost_is_sent_by_the_reconciler(
+    app: FastAPI, tips_client: httpx.AsyncClient
+) -> None:
+    tip, _ = await pending_tip(app, tips_client)
+    await fail_then_pay(app, tips_client, tip)
+    # As if the success was handled and its refund job died with its worker.
+    async with container(app).db.unit_of_work() as session:
+        await session.execute(
+            update(Transaction)
+            .where(Transaction.transaction_id == uuid.UUID(tip["transaction_id"]))
+            .values(refund_due=True, updated_at=utcnow() - timedelta(minutes=3))
+        )
+    jobs = container(app).tipping.jobs
+    assert jobs is not None
+    await jobs.reconcile_pending()
+    await settled(app)
+    assert await intent_refunded(app, tip) is True
+    assert (await tip_row(app, tip["transaction_id"])).refund_due is False
+    await jobs.reconcile_pending()  # nothing owed any more: nothing sent again
+    assert (await tip_row(app, tip["transaction_id"])).status == "failed"
+
+
+async def test_a_failure_and_a_success_at_once_never_keep_money_uncredited(
+    app: FastAPI, tips_client: httpx.AsyncClient
+) -> None:
+    for _ in range(3):
+        tip, _ = await pending_tip(app, tips_client)
+        intent = tip["payment"]["payment_intent_id"]
+        async with container(app).db.unit_of_work() as session:
+            await session.execute(update(TestIntent).where(TestIntent.intent_id == intent).values(status="succeeded"))
+        failed = event_body(
+            "payment_intent.payment_failed", intent_object(intent, 500, "JPY", "requires_payment_method")
+        )
+        await asyncio.gather(deliver(tips_client, app, failed), deliver(tips_client, app, succeeded(tip)))
+        await settled(app)
+        row = await tip_row(app, tip["transaction_id"])
+        # Either the success came first (credited; the failure after it changes nothing), or the failure did
+        # (and the payment went back).
+        assert row.status in ("succeeded", "failed")
+        if row.status == "failed":
+            assert await intent_refunded(app, tip) is True
+            assert row.refund_due is False
 
 
 async def test_an_amount_other_than_the_tip_is_never_credited(app: FastAPI, tips_client: httpx.AsyncClient) -> None:
@@ -157,7 +229,14 @@ async def test_an_amount_other_than_the_tip_is_never_credited(app: FastAPI, tips
     assert (await deliver(tips_client, app, wrong)).json()["outcome"] == "mismatch"
     currency = event_body("payment_intent.succeeded", intent_object(intent, 500, "USD"))
     assert (await deliver(tips_client, app, currency)).json()["outcome"] == "mismatch"
-    assert await status_of(app, tip["transaction_id"]) == "pending"
+    # Failed, and whatever was taken is owed back (this intent was never paid: the refund is refused, and stays
+    # owed for the reconciler and an operator).
+    await settled(app)
+    row = await tip_row(app, tip["transaction_id"])
+    assert (row.status, row.failure_code, row.refund_due) == ("failed", "amount_mismatch", True)
+    right = await deliver(tips_client, app, succeeded(tip))
+    assert right.json()["outcome"] == "refunding"
+    assert await status_of(app, tip["transaction_id"]) == "failed"
 
 
 async def test_an_intent_found_by_its_metadata(app: FastAPI, tips_client: httpx.AsyncClient) -> None:
@@ -265,3 +344,28 @@ async def test_a_tip_sent_by_someone_banned_since_shows_without_words(
     assert frames[0]["message"] is None
     assert frames[0]["amount"] == 500
     assert creator["user_id"] != fan["user_id"]
+
+
+class TestSecondSecretAndModes:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, object]:
+        return {"payments": "test", "stripe_connect_webhook_secret": "whsec_connect_endpoint"}
+
+    async def test_events_signed_by_the_connect_endpoint_are_taken(
+        self, app: FastAPI, tips_client: httpx.AsyncClient
+    ) -> None:
+        body = event_body("account.updated", {"id": "acct_1", "object": "account"})
+        answer = await deliver(tips_client, app, body, secret="whsec_connect_endpoint")
+        assert answer.status_code == 200, answer.text
+        assert_error(await deliver(tips_client, app, body, secret="whsec_other"), 400, "INVALID_SIGNATURE")
+
+    async def test_a_live_event_at_a_test_server_is_never_applied(
+        self, app: FastAPI, tips_client: httpx.AsyncClient
+    ) -> None:
+        tip, stream_id = await pending_tip(app, tips_client)
+        live = json.loads(succeeded(tip))
+        live["livemode"] = True
+        answer = await deliver(tips_client, app, json.dumps(live).encode())
+        assert answer.json()["outcome"] == "other_mode"
+        assert await status_of(app, tip["transaction_id"]) == "pending"
+        assert await tip_frames(app, stream_id) == []

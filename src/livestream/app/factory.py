@@ -26,10 +26,10 @@ from livestream.http.middleware import BodyLimitMiddleware, RequestContextMiddle
 from livestream.logging import configure_logging
 from livestream.media.origin import router as origin_router
 from livestream.notifications.router import router as notifications_router
-from livestream.payments.router import router as payments_router
 from livestream.push.router import router as push_router
 from livestream.schedules.router import router as schedules_router
 from livestream.streams.router import router as streams_router
+from livestream.tips.provider_router import router as payments_router
 from livestream.tips.router import router as tips_router
 from livestream.users.router import router as users_router
 

@@ -66,7 +66,23 @@ async def get_session(db: DatabaseDep) -> AsyncIterator[AsyncSession]:
             await run_after_commit(session)
 
 
-__all__ = ["DatabaseDep", "SessionDep", "SettingsDep", "after_commit", "get_session", "lookup", "provided"]
+async def end_reads(session: AsyncSession) -> None:
+    """End the request's transaction before a slow call to an outside service: the reads so far (signing in)
+    hold a database connection (and on SQLite, maybe the lock) that nothing needs meanwhile. Nothing was written
+    yet; a later read starts a new transaction."""
+    await session.commit()
+
+
+__all__ = [
+    "DatabaseDep",
+    "SessionDep",
+    "SettingsDep",
+    "after_commit",
+    "end_reads",
+    "get_session",
+    "lookup",
+    "provided",
+]
 
 
 # scope="function": commit before the response is sent, so a client never sees an uncommitted result.

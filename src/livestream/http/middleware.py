@@ -24,8 +24,8 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 # With Stripe, Stripe.js and its Payment Element (Stripe's published CSP list for them).
-STRIPE_SCRIPTS = " https://js.stripe.com"
-STRIPE_FRAMES = " https://js.stripe.com https://hooks.stripe.com"
+STRIPE_SCRIPTS = " https://js.stripe.com https://*.js.stripe.com"
+STRIPE_FRAMES = " https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com"
 STRIPE_CONNECT = " https://api.stripe.com"
 
 

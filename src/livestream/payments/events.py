@@ -23,9 +23,10 @@ Handler = Callable[[AsyncSession, WebhookEvent], Awaitable[str]]
 
 
 class PaymentEvents:
-    def __init__(self, db: Database, provider: str) -> None:
+    def __init__(self, db: Database, provider: str, *, livemode: bool = False) -> None:
         self.db = db
         self.provider = provider
+        self.livemode = livemode
         self._handlers: dict[str, Handler] = {}
 
     def on(self, kind: str, handler: Handler) -> None:
@@ -40,7 +41,12 @@ class PaymentEvents:
                 outcome = "duplicate"
             else:
                 handler = self._handlers.get(event.type)
-                outcome = "ignored" if handler is None else await handler(session, event)
+                if event.livemode != self.livemode:
+                    outcome = "other_mode"  # a test event at a live endpoint (or the reverse): never money
+                elif handler is None:
+                    outcome = "ignored"
+                else:
+                    outcome = await handler(session, event)
                 await events.set_outcome(event.id, outcome)
         log.info("payment_event", event_id=event.id, type=event.type, outcome=outcome)
         return outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -97,11 +98,30 @@ class TestIntentRepository:
             await self.session.execute(select(TestIntent).where(TestIntent.idempotency_key == idempotency_key))
         ).scalar_one_or_none()
 
-    async def get(self, intent_id: str, *, for_update: bool = False) -> TestIntent | None:
+    async def get(self, intent_id: str, *, for_update: bool = False, fresh: bool = False) -> TestIntent | None:
         query = select(TestIntent).where(TestIntent.intent_id == intent_id)
+        if fresh:
+            query = query.execution_options(populate_existing=True)
         if for_update:
             query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
 
     async def add(self, intent: TestIntent) -> bool:
         return await add_unless_conflict(self.session, intent)
+
+    async def confirm(
+        self, intent_id: str, confirmable: Iterable[str], *, status: str, failure_code: str | None, now: datetime
+    ) -> TestIntent | None:
+        """Move a confirmable intent to ``status``; None when it is not there or not confirmable now."""
+        moved = (
+            await self.session.execute(
+                update(TestIntent)
+                .where(TestIntent.intent_id == intent_id, TestIntent.status.in_(list(confirmable)))
+                .values(status=status, failure_code=failure_code, updated_at=now)
+                .returning(TestIntent.intent_id)
+                .execution_options(synchronize_session=False)
+            )
+        ).first()
+        if moved is None:
+            return None
+        return await self.get(intent_id, fresh=True)

@@ -199,21 +199,21 @@ class TestProvider:
         if not hmac.compare_digest(self.client_secret(intent_id).encode(), client_secret.encode()):
             raise IntentNotFound()
         digits = check_card(card_number, exp_month, exp_year, cvc, utcnow().date())
+        failure = None if digits in SUCCEEDS else DECLINES.get(digits, "card_declined")
+        status = "succeeded" if failure is None else "requires_payment_method"
         async with self.db.unit_of_work() as session:
-            found = await TestIntentRepository(session).get(intent_id, for_update=True)
+            intents = TestIntentRepository(session)
+            # A compare-and-set: two confirmations at once (SQLite has no row locks) pay it once.
+            found = await intents.confirm(intent_id, CONFIRMABLE, status=status, failure_code=failure, now=utcnow())
             if found is None:
-                raise IntentNotFound()
-            if found.status not in CONFIRMABLE:
+                if await intents.get(intent_id) is None:
+                    raise IntentNotFound()
                 raise IntentNotConfirmable()
-            failure = None if digits in SUCCEEDS else DECLINES.get(digits, "card_declined")
-            found.status = "succeeded" if failure is None else "requires_payment_method"
-            found.failure_code = failure
-            found.updated_at = utcnow()
             kind = "payment_intent.succeeded" if failure is None else "payment_intent.payment_failed"
             event = _event(kind, _intent_object(found))
             after_commit(session, lambda: self._send(event))
         log.info("test_payment_confirmed", intent_id=intent_id, outcome=failure or "succeeded")
-        return Confirmation(status=found.status, failure_code=failure)
+        return Confirmation(status=status, failure_code=failure)
 
     # --- deliveries to our own webhook -------------------------------------------------------------------
 

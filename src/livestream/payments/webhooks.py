@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import stripe
@@ -16,23 +17,31 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_ID_CHARS = 255
 
 
-def parse_event(payload: bytes, header: str | None, secret: str) -> WebhookEvent:
-    """The event in ``payload`` if ``header`` signs it with ``secret`` within the tolerance; else InvalidEvent."""
+def parse_event(payload: bytes, header: str | None, secrets: Sequence[str]) -> WebhookEvent:
+    """The event in ``payload`` if ``header`` signs it with one of ``secrets`` (Stripe gives each endpoint its
+    own: the platform's events and the connected accounts' come signed differently) within the tolerance;
+    else InvalidEvent."""
     if len(payload) > MAX_BODY_BYTES:
         raise InvalidEvent("body too large")
     if not header or len(header) > 4096:
         raise InvalidEvent("missing signature")
-    try:
-        stripe.WebhookSignature.verify_header(payload, header, secret, TOLERANCE_SECONDS)
-    except stripe.SignatureVerificationError as exc:
-        raise InvalidEvent("bad or stale signature") from exc
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidEvent("body is not UTF-8") from exc
+    if not any(_signed(payload, header, secret) for secret in secrets):
+        raise InvalidEvent("bad or stale signature")
     try:
         data = json.loads(payload)
     except ValueError as exc:
         raise InvalidEvent("body is not JSON") from exc
     return _event(data)
+
+
+def _signed(payload: bytes, header: str, secret: str) -> bool:
+    try:
+        stripe.WebhookSignature.verify_header(payload, header, secret, TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError:
+        return False
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidEvent("body is not UTF-8") from exc
+    return True
 
 
 def _event(data: Any) -> WebhookEvent:

@@ -56,7 +56,7 @@ class TipAnnouncer:
             "transaction_id": str(tip.transaction_id),
             "amount": tip.amount,
             "currency": tip.currency,
-            "message": tip.message,
+            "message": None if found.banned else tip.message,
             "stream_id": str(tip.stream_id) if tip.stream_id else None,
             "sender": None
             if sender is None

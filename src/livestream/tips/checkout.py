@@ -108,10 +108,11 @@ class TipCheckout:
             tips = TipRepository(session)
             existing = await tips.by_key(sender_id, key)
             if existing is None:
+                tip = await self._new(session, sender_id, body, message, key, digest)
+                # Counted once the tip is a valid one: a mistyped amount does not use up the hour.
                 burst = await self.counters.hit(f"tips:{sender_id}", 3600)
                 if burst.count > TIPS_PER_HOUR:
                     raise TooManyRequests(burst.retry_after, "You have started many tips this hour; try again later")
-                tip = await self._new(session, sender_id, body, message, key, digest)
                 if not await tips.add(tip):  # the same key at the same moment: the other request's row
                     existing = await tips.by_key(sender_id, key)
                     if existing is None:

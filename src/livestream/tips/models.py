@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from livestream.db import Base, TimestampMixin, UTCDateTime, new_id, utcnow
@@ -33,6 +33,8 @@ class Transaction(TimestampMixin, Base):
         Index("ix_transactions_stream_id", "stream_id"),
         # The pending reconciler's scan.
         Index("ix_transactions_status_created", "status", "created_at"),
+        # Refunds still owed (few, if any).
+        Index("ix_transactions_refund_due", "refund_due"),
         # One tip per key and sender: a request repeated (a timeout, a double click) finds the first.
         UniqueConstraint("sender_id", "idempotency_key", name="uq_transactions_sender_idempotency_key"),
     )
@@ -55,6 +57,9 @@ class Transaction(TimestampMixin, Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     # Why the payment failed (the provider's decline code), when it did.
     failure_code: Mapped[str | None] = mapped_column(String(60))
+    # A payment that must be given back (it succeeded for a failed tip, or for another amount): the refund job,
+    # and the reconciler after it, try until the provider has refunded it.
+    refund_due: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
     # When it left pending.
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)

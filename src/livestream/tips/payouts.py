@@ -7,10 +7,12 @@ from datetime import timedelta
 
 from livestream.config import Settings
 from livestream.db import Database, utcnow
+from livestream.errors import TooManyRequests
 from livestream.logging import get_logger
 from livestream.payments.base import CURRENCIES, PaymentProvider, ProviderError, ProviderRefused
 from livestream.payments.models import PayoutAccount
 from livestream.payments.repository import PayoutAccountRepository
+from livestream.ratelimit import Counters
 from livestream.tips import errors
 from livestream.tips.schemas import OnboardingLink, PayoutStatus, TippingInfo
 from livestream.users.repository import UserRepository
@@ -25,13 +27,16 @@ PRESETS = {
 }
 # A status page asks the provider again at most this often (the account.updated webhook is the usual news).
 REFRESH_AFTER = timedelta(seconds=30)
+ONBOARDING_LINKS_PER_HOUR = 10
 
 
 class Payouts:
-    def __init__(self, db: Database, provider: PaymentProvider | None, settings: Settings) -> None:
+    def __init__(self, db: Database, provider: PaymentProvider | None, settings: Settings, counters: Counters) -> None:
         self.db = db
         self.provider = provider
         self.settings = settings
+        # Every onboarding link and status refresh is a call to the provider, whose rate limit tips share.
+        self.counters = counters
 
     async def status(self, user_id: uuid.UUID) -> PayoutStatus:
         account = await self._account(user_id)
@@ -61,6 +66,9 @@ class Payouts:
             raise errors.PaymentsDisabled()
         if not provider.needs_onboarding:
             raise errors.OnboardingNotNeeded()
+        burst = await self.counters.hit(f"payouts-onboard:{user_id}", 3600)
+        if burst.count > ONBOARDING_LINKS_PER_HOUR:
+            raise TooManyRequests(burst.retry_after, "You asked for many onboarding links this hour; try again later")
         account = await self._account(user_id)
         try:
             if account is None:
@@ -94,6 +102,10 @@ class Payouts:
     async def _refreshed(self, account: PayoutAccount) -> PayoutAccount:
         """An account still onboarding, as the provider has it now (a creator back from onboarding sees it)."""
         if self.provider is None or utcnow() - account.updated_at < REFRESH_AFTER:
+            return account
+        # At most one look a creator per REFRESH_AFTER, also when the provider keeps failing.
+        seconds = int(REFRESH_AFTER.total_seconds())
+        if (await self.counters.hit(f"payouts-refresh:{account.user_id}", seconds)).count > 1:
             return account
         try:
             current = await self.provider.retrieve_account(account.account_id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -127,18 +127,54 @@ class TipRepository:
         )
         return (await self.session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
 
-    async def by_payment(self, intent_id: str) -> Transaction | None:
+    async def by_payment(self, intent_id: str, *, for_update: bool = False) -> Transaction | None:
+        """``for_update``: locked (PostgreSQL) until the transaction ends, so that what the caller decides from
+        the status it reads still holds when it writes (two events about one tip at once wait for each other)."""
         query = select(Transaction).where(Transaction.provider_payment_id == intent_id)
-        return (await self.session.execute(query)).scalar_one_or_none()
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+
+    async def locked(self, transaction_id: uuid.UUID) -> Transaction | None:
+        query = select(Transaction).where(Transaction.transaction_id == transaction_id).with_for_update()
+        return (await self.session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+
+    async def owe_refund(self, transaction_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(Transaction)
+            .where(Transaction.transaction_id == transaction_id)
+            .values(refund_due=True, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def refunded(self, transaction_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(Transaction)
+            .where(Transaction.transaction_id == transaction_id)
+            .values(refund_due=False, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def touch(self, transaction_id: uuid.UUID, now: datetime) -> None:
+        """Looked at and left as it is: to the back of the reconciler's queue."""
+        await self.session.execute(
+            update(Transaction)
+            .where(Transaction.transaction_id == transaction_id)
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def refunds_due(self, before: datetime, limit: int) -> list[Transaction]:
+        query = (
+            select(Transaction)
+            .where(Transaction.refund_due.is_(True), Transaction.updated_at < before)
+            .order_by(Transaction.updated_at)
+            .limit(limit)
+        )
+        return list((await self.session.execute(query)).scalars())
 
     async def with_parties(self, transaction_id: uuid.UUID) -> Row | None:
-        sender, recipient = aliased(User), aliased(User)
-        query = (
-            select(Transaction, sender, recipient)
-            .outerjoin(sender, sender.user_id == Transaction.sender_id)
-            .join(recipient, recipient.user_id == Transaction.recipient_id)
-            .where(Transaction.transaction_id == transaction_id)
-        )
+        query = _with_parties().where(Transaction.transaction_id == transaction_id)
         row = (await self.session.execute(query)).one_or_none()
         return None if row is None else (row[0], row[1], row[2])
 
@@ -162,12 +198,9 @@ class TipRepository:
         return None if row is None else Announcement(tip=row[0], sender=row[1], banned=bool(row[2]))
 
     async def page(self, user_id: uuid.UUID, role: Role, *, limit: int, cursor: Cursor | None) -> list[Row]:
-        sender, recipient = aliased(User), aliased(User)
         mine = Transaction.sender_id == user_id if role == "sent" else Transaction.recipient_id == user_id
         query = (
-            select(Transaction, sender, recipient)
-            .outerjoin(sender, sender.user_id == Transaction.sender_id)
-            .join(recipient, recipient.user_id == Transaction.recipient_id)
+            _with_parties()
             .where(mine)
             .order_by(Transaction.created_at.desc(), Transaction.transaction_id.desc())
             .limit(limit)
@@ -178,11 +211,8 @@ class TipRepository:
 
     async def received_batch(self, user_id: uuid.UUID, *, after: Cursor | None, limit: int) -> list[Row]:
         """Oldest first, for the CSV export."""
-        sender, recipient = aliased(User), aliased(User)
         query = (
-            select(Transaction, sender, recipient)
-            .outerjoin(sender, sender.user_id == Transaction.sender_id)
-            .join(recipient, recipient.user_id == Transaction.recipient_id)
+            _with_parties()
             .where(Transaction.recipient_id == user_id, Transaction.status != "pending")
             .order_by(Transaction.created_at, Transaction.transaction_id)
             .limit(limit)
@@ -262,13 +292,25 @@ class TipRepository:
         return [MonthTotal(str(m), c, int(n), int(a), int(f)) for m, c, n, a, f in rows]
 
     async def pending_before(self, moment: datetime, limit: int) -> list[Transaction]:
+        """Pending since before ``moment``, the least recently looked at first (``touch``): tips that stay
+        pending (a payment still processing) go to the back and never starve the others."""
         query = (
             select(Transaction)
             .where(Transaction.status == "pending", Transaction.created_at < moment)
-            .order_by(Transaction.created_at)
+            .order_by(Transaction.updated_at)
             .limit(limit)
         )
         return list((await self.session.execute(query)).scalars())
+
+
+def _with_parties() -> Select[Transaction, User, User]:
+    """A tip with its sender (null once the account is gone) and its recipient."""
+    sender, recipient = aliased(User), aliased(User)
+    return (
+        select(Transaction, sender, recipient)
+        .outerjoin(sender, sender.user_id == Transaction.sender_id)
+        .join(recipient, recipient.user_id == Transaction.recipient_id)
+    )
 
 
 def _before(cursor: Cursor) -> ColumnElement[bool]:

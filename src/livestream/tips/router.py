@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from livestream.auth.dependencies import CurrentUser
-from livestream.http.deps import DatabaseDep
+from livestream.http.deps import DatabaseDep, SessionDep, end_reads
 from livestream.http.pagination import PageDep
 from livestream.http.responses import errors
 from livestream.pagination import Page
@@ -47,6 +47,7 @@ async def create_transaction(
     user: CurrentUser,
     tipping: TippingDep,
     ledger: TipLedgerDep,
+    session: SessionDep,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -61,6 +62,7 @@ async def create_transaction(
     it succeeded."""
     if idempotency_key is None or not _KEY.match(idempotency_key):
         raise tip_errors.IdempotencyKeyRequired()
+    await end_reads(session)
     started = await tipping.require_checkout().start(user.user_id, body, idempotency_key)
     if started.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -134,19 +136,21 @@ async def export_earnings(user: CurrentUser, db: DatabaseDep) -> StreamingRespon
 
 
 @router.get("/api/users/me/payouts", response_model=PayoutStatus, responses=errors(401), operation_id="getPayoutStatus")
-async def payout_status(user: CurrentUser, tipping: TippingDep) -> PayoutStatus:
+async def payout_status(user: CurrentUser, tipping: TippingDep, session: SessionDep) -> PayoutStatus:
     """Whether you can receive tips, and where your payout onboarding stands."""
+    await end_reads(session)
     return await tipping.payouts.status(user.user_id)
 
 
 @router.post(
     "/api/users/me/payouts/onboard",
     response_model=OnboardingLink,
-    responses=errors(401, 409, 502, 503),
+    responses=errors(401, 409, 429, 502, 503),
     operation_id="startPayoutOnboarding",
 )
-async def onboard(user: CurrentUser, tipping: TippingDep) -> OnboardingLink:
+async def onboard(user: CurrentUser, tipping: TippingDep, session: SessionDep) -> OnboardingLink:
     """A link to the payment provider's onboarding (Stripe Express). 409 with test payments, which need none."""
+    await end_reads(session)
     return await tipping.payouts.onboard(user.user_id)
 
 

@@ -83,20 +83,32 @@ class Settlement:
         return True
 
     async def succeeded(self, session: AsyncSession, tip: Transaction, amount: Any, currency: Any) -> str:
+        """The provider says the tip's payment succeeded. ``tip`` was read locked (``by_payment(for_update)``), so
+        its status is the one this transaction writes over."""
         if amount != tip.amount or not isinstance(currency, str) or currency.upper() != tip.currency:
-            # Signed by the provider, yet not what we asked for: never credit it silently.
+            # Signed by the provider, yet not what we asked for: never credited, and given back.
             log.error("tip_amount_mismatch", transaction_id=str(tip.transaction_id))
+            if tip.status == "pending":
+                await self.move(session, tip, "failed", failure_code="amount_mismatch")
+            if tip.status in ("pending", "failed"):
+                self.owe_refund(session, tip)
             return "mismatch"
-        if tip.status == "failed" and tip.provider_payment_id is not None:
-            intent_id = tip.provider_payment_id
+        if tip.status == "failed":
+            # Paid in the moment before its intent was canceled: the money goes back, the tip stays failed.
             log.error("tip_paid_after_failure", transaction_id=str(tip.transaction_id))
-
-            async def refund() -> None:
-                await self.jobs.enqueue(REFUND, intent_id=intent_id)
-
-            after_commit(session, refund)
+            self.owe_refund(session, tip)
             return "refunding"
         return "applied" if await self.move(session, tip, "succeeded") else "unchanged"
+
+    def owe_refund(self, session: AsyncSession, tip: Transaction) -> None:
+        """Recorded on the row in this transaction (the reconciler finds it if the job is lost), sent after it."""
+        transaction_id = tip.transaction_id
+        tip.refund_due = True
+
+        async def refund() -> None:
+            await self.jobs.enqueue(REFUND, transaction_id=str(transaction_id))
+
+        after_commit(session, refund)
 
     # --- webhook handlers --------------------------------------------------------------------------------
 
@@ -142,7 +154,7 @@ class Settlement:
         if not isinstance(intent_id, str):
             return None
         tips = TipRepository(session)
-        tip = await tips.by_payment(intent_id)
+        tip = await tips.by_payment(intent_id, for_update=True)
         if tip is not None:
             return tip
         metadata = intent.get("metadata")
@@ -151,11 +163,15 @@ class Settlement:
             transaction_id = uuid.UUID(str(claimed))
         except ValueError:
             return None
-        tip = await tips.get(transaction_id)
-        if tip is None or tip.provider_payment_id is not None:
+        tip = await tips.locked(transaction_id)
+        if tip is None:
+            return None
+        if tip.provider_payment_id is not None:
+            # A second intent for one tip (made after the provider forgot the first one's key): an operator's.
+            log.error("tip_second_intent", transaction_id=str(transaction_id), intent_id=intent_id)
             return None
         await tips.attach_intent(tip.transaction_id, intent_id)
-        return await tips.get(transaction_id, fresh=True)
+        return await tips.locked(transaction_id)
 
     async def _tip_of_charge(self, session: AsyncSession, charge: dict[str, Any]) -> Transaction | None:
         intent_id = charge.get("payment_intent")
@@ -163,7 +179,7 @@ class Settlement:
             intent_id = intent_id.get("id")
         if not isinstance(intent_id, str):
             return None
-        return await TipRepository(session).by_payment(intent_id)
+        return await TipRepository(session).by_payment(intent_id, for_update=True)
 
     # --- jobs --------------------------------------------------------------------------------------------
 
@@ -174,14 +190,26 @@ class Settlement:
             # Paid in the meantime: its success event (or the reconciler) refunds it.
             log.warning("tip_cancel_refused", intent_id=intent_id)
 
-    async def refund_payment(self, intent_id: str) -> None:
+    async def refund_payment(self, transaction_id: str) -> None:
+        """Give back a payment the row says is owed. Refunds are idempotent at the provider (one key per
+        intent), so a second run, or the reconciler beside it, refunds once."""
+        ident = uuid.UUID(transaction_id)
+        async with self.db.sessionmaker() as session:
+            tip = await TipRepository(session).get(ident)
+        if tip is None or not tip.refund_due or tip.provider_payment_id is None:
+            return
+        intent_id = tip.provider_payment_id
         try:
             await self.provider.refund(intent_id, idempotency_key=f"refund-{intent_id}")
         except ProviderRefused as exc:
-            # Retrying will not change the provider's mind: an operator looks at it (the log says which).
-            log.error("tip_refund_refused", intent_id=intent_id, error=str(exc))
+            # The row stays owed: the reconciler tries again every pass and logs it each time, for an operator.
+            log.error("tip_refund_refused", transaction_id=transaction_id, error=str(exc))
+            async with self.db.unit_of_work() as session:
+                await TipRepository(session).touch(ident, utcnow())
             return
-        log.info("tip_refunded_after_failure", intent_id=intent_id)
+        async with self.db.unit_of_work() as session:
+            await TipRepository(session).refunded(ident, utcnow())
+        log.info("tip_payment_refunded", transaction_id=transaction_id)
 
 
 def _failure(intent: dict[str, Any]) -> str:

@@ -2,8 +2,10 @@
 
 Every ``LS_RECONCILE_INTERVAL_SECONDS`` (one process per period), tips pending for more than ``STUCK`` are looked
 up at the provider. A succeeded intent settles the tip as its webhook would have (announced once: the same
-compare-and-set); a canceled one, or one whose payment failed, fails it; one nobody paid for ``ABANDONED`` is
-canceled at the provider and the tip fails as ``expired``. Intents still processing are left for the next pass.
+compare-and-set); a canceled one, or one whose payment failed, fails it; one nobody paid for ``ABANDONED``
+(a 3-D Secure check left open included) is canceled at the provider and the tip fails as ``expired``. Intents still
+processing are left for a later pass, behind the others (each tip looked at goes to the back of the queue). Then
+refunds still owed (a payment for a failed tip or for another amount) whose job was lost are sent again.
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ log = get_logger("livestream.tips")
 RECONCILE = "tips.reconcile_pending"
 STUCK = timedelta(minutes=10)
 ABANDONED = timedelta(hours=1)
-# Looked at per pass, the oldest first.
+# Looked at per pass, the least recently looked at first.
 BATCH = 200
+# A refund owed is the refund job's first; the reconciler sends those still owed this long after.
+REFUND_GRACE = timedelta(minutes=2)
+# Intents nobody finished paying: canceled once the tip is ABANDONED (a 3-D Secure check left open included).
+UNPAID = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
 
 
 class TipJobs:
@@ -43,21 +49,34 @@ class TipJobs:
         await self.reconcile_pending()
 
     async def reconcile_pending(self) -> int:
-        """Settle what can be settled; returns how many tips this pass moved."""
+        """Settle what can be settled, and send the refunds still owed; returns how many tips this pass moved."""
         now = utcnow()
         async with self.db.sessionmaker() as session:
-            stuck = await TipRepository(session).pending_before(now - STUCK, BATCH)
+            tips = TipRepository(session)
+            stuck = await tips.pending_before(now - STUCK, BATCH)
+            owed = await tips.refunds_due(now - REFUND_GRACE, BATCH)
         moved = 0
         for tip in stuck:
             try:
-                moved += await self._settle(tip, abandoned=tip.created_at < now - ABANDONED)
+                changed = await self._settle(tip, abandoned=tip.created_at < now - ABANDONED)
             except (ProviderError, ProviderRefused, PaymentProviderError) as exc:
                 log.warning("tip_reconcile_failed", transaction_id=str(tip.transaction_id), error=str(exc))
-        if moved:
-            log.info("tips_reconciled", moved=moved, looked_at=len(stuck))
+                changed = False
+            if changed:
+                moved += 1
+            else:
+                async with self.db.unit_of_work() as session:
+                    await TipRepository(session).touch(tip.transaction_id, utcnow())
+        for tip in owed:
+            try:
+                await self.settlement.refund_payment(str(tip.transaction_id))
+            except (ProviderError, PaymentProviderError) as exc:
+                log.warning("tip_refund_failed", transaction_id=str(tip.transaction_id), error=str(exc))
+        if moved or owed:
+            log.info("tips_reconciled", moved=moved, looked_at=len(stuck), refunds_due=len(owed))
         return moved
 
-    async def _settle(self, tip: Transaction, *, abandoned: bool) -> int:
+    async def _settle(self, tip: Transaction, *, abandoned: bool) -> bool:
         intent: Intent
         if tip.provider_payment_id is None:
             # The request died between our row and the provider's answer: the same key finds (or makes) it.
@@ -66,17 +85,17 @@ class TipJobs:
             intent = await self.provider.retrieve_intent(tip.provider_payment_id)
         if intent.status == "succeeded":
             async with self.db.unit_of_work() as session:
-                outcome = await self.settlement.succeeded(session, tip, intent.amount, intent.currency.lower())
-            return int(outcome == "applied")
+                locked = await TipRepository(session).locked(tip.transaction_id)
+                if locked is None:
+                    return False
+                outcome = await self.settlement.succeeded(session, locked, intent.amount, intent.currency.lower())
+            return outcome in ("applied", "mismatch")
         if intent.status == "canceled" or (intent.status == "requires_payment_method" and intent.failure_code):
             async with self.db.unit_of_work() as session:
-                failed = await self.settlement.move(
-                    session, tip, "failed", failure_code=intent.failure_code or "canceled"
-                )
-            return int(failed)
-        if abandoned and intent.status in ("requires_payment_method", "requires_confirmation"):
+                code = intent.failure_code or "canceled"
+                return await self.settlement.move(session, tip, "failed", failure_code=code)
+        if abandoned and intent.status in UNPAID:
             await self.provider.cancel_intent(intent.id)
             async with self.db.unit_of_work() as session:
-                failed = await self.settlement.move(session, tip, "failed", failure_code="expired")
-            return int(failed)
-        return 0
+                return await self.settlement.move(session, tip, "failed", failure_code="expired")
+        return False

@@ -72,6 +72,8 @@ class Tipping:
     settlement: Settlement | None = None
     checkout: TipCheckout | None = None
     jobs: TipJobs | None = None
+    # What webhook signatures are checked with: the endpoint's secret, and the Connect endpoint's if set.
+    webhook_secrets: tuple[str, ...] = ()
 
     @classmethod
     def build(
@@ -84,7 +86,7 @@ class Tipping:
         delivery: Delivery,
     ) -> Tipping:
         provider = make_provider(settings, db, runtime)
-        payouts = Payouts(db, provider, settings)
+        payouts = Payouts(db, provider, settings, engine.counters)
         if provider is None:
             return cls(payouts=payouts)
         if isinstance(provider, TestProvider):
@@ -92,13 +94,24 @@ class Tipping:
         announcer = TipAnnouncer(db, engine, runtime, delivery, history_seconds=settings.chat_history_seconds)
         announcer.register()
         settlement = Settlement(db, runtime, provider, announcer)
-        events = PaymentEvents(db, provider.name)
+        secret_key = settings.stripe_secret_key.get_secret_value() if settings.stripe_secret_key else ""
+        # Events from the other mode (Stripe sends a Connect endpoint both) are stored and never applied.
+        livemode = provider.name == "stripe" and secret_key.startswith(("sk_live_", "rk_live_"))
+        events = PaymentEvents(db, provider.name, livemode=livemode)
         settlement.register(events)
         checkout = TipCheckout(db, provider, settings, engine.counters, settlement)
         jobs = TipJobs(db, provider, settlement, checkout)
         jobs.register(periodic, every=settings.reconcile_interval_seconds)
+        connect = settings.stripe_connect_webhook_secret
+        secrets = (provider.webhook_secret(), *((connect.get_secret_value(),) if connect else ()))
         return cls(
-            payouts=payouts, provider=provider, events=events, settlement=settlement, checkout=checkout, jobs=jobs
+            payouts=payouts,
+            provider=provider,
+            events=events,
+            settlement=settlement,
+            checkout=checkout,
+            jobs=jobs,
+            webhook_secrets=secrets,
         )
 
     @property
@@ -110,10 +123,10 @@ class Tipping:
             raise errors.PaymentsDisabled()
         return self.checkout
 
-    def require_events(self) -> tuple[PaymentProvider, PaymentEvents]:
-        if self.provider is None or self.events is None:
+    def require_events(self) -> PaymentEvents:
+        if self.events is None:
             raise errors.PaymentsDisabled()
-        return self.provider, self.events
+        return self.events
 
     async def close(self) -> None:
         if self.provider is not None:

@@ -5,6 +5,9 @@ describe("tip amounts", () => {
   it("reads JPY as whole yen: ¥500 is 500", () => {
     expect(parseAmount("500", "JPY")).toEqual({ ok: true, minor: 500 });
     expect(parseAmount("¥1,000", "JPY")).toEqual({ ok: true, minor: 1000 });
+    // Full-width, as a Japanese input method types them.
+    expect(parseAmount("１，０００", "JPY")).toEqual({ ok: true, minor: 1000 });
+    expect(parseAmount("￥５００", "JPY")).toEqual({ ok: true, minor: 500 });
     expect(parseAmount("500.", "JPY")).toEqual({ ok: true, minor: 500 });
     expect(parseAmount("500.00", "JPY")).toEqual({ ok: true, minor: 500 });
     expect(parseAmount("5.5", "JPY")).toEqual({ ok: false, error: "JPY has no smaller unit: use whole JPY amounts." });

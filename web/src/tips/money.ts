@@ -62,7 +62,8 @@ export type ParsedAmount = { ok: true; minor: number } | { ok: false; error: str
  */
 export function parseAmount(input: string, currency: string): ParsedAmount {
   const d = digits(currency);
-  const text = input.trim().replace(/^[¥$€]\s*/, "").replace(/,/g, "");
+  // NFKC: a Japanese keyboard types full-width digits and signs ("１，０００", "￥５００").
+  const text = input.normalize("NFKC").trim().replace(/^[¥$€]\s*/, "").replace(/,/g, "");
   if (text === "") return { ok: false, error: "Enter an amount." };
   const match = /^(\d+)(?:\.(\d*))?$/.exec(text);
   if (!match) return { ok: false, error: "Enter the amount as a number." };

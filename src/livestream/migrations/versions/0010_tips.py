@@ -23,6 +23,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("request_hash", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("failure_code", sa.String(length=60), nullable=True))
         batch_op.add_column(sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("refund_due", sa.Boolean(), server_default=sa.text("false"), nullable=False))
     # Rows from before keys existed (none were ever written: nothing used the table) get one of their own.
     op.execute(
         "UPDATE transactions SET idempotency_key = 'legacy:' || CAST(transaction_id AS VARCHAR) "
@@ -44,6 +45,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_transactions_sender_created", ["sender_id", "created_at"], unique=False)
         batch_op.create_index("ix_transactions_stream_id", ["stream_id"], unique=False)
         batch_op.create_index("ix_transactions_status_created", ["status", "created_at"], unique=False)
+        batch_op.create_index("ix_transactions_refund_due", ["refund_due"], unique=False)
 
     op.create_table(
         "payment_events",
@@ -107,6 +109,7 @@ def downgrade() -> None:
     # Statuses the old constraint does not know cannot stay.
     op.execute("DELETE FROM transactions WHERE status = 'disputed'")
     with op.batch_alter_table("transactions", schema=None) as batch_op:
+        batch_op.drop_index("ix_transactions_refund_due")
         batch_op.drop_index("ix_transactions_status_created")
         batch_op.drop_index("ix_transactions_stream_id")
         batch_op.drop_index("ix_transactions_sender_created")
@@ -118,6 +121,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("ck_transactions_status_valid"), type_="check")
         batch_op.create_check_constraint("status_valid", "status IN ('pending', 'succeeded', 'failed', 'refunded')")
         batch_op.create_check_constraint("currency_iso4217", "length(currency) = 3")
+        batch_op.drop_column("refund_due")
         batch_op.drop_column("settled_at")
         batch_op.drop_column("failure_code")
         batch_op.drop_column("request_hash")
