@@ -352,3 +352,42 @@ async def test_payment_still_processing_is_left_however_old(
     assert await status_of(app, tip["transaction_id"]) == "pending"
     assert fake.intents[intent_id]["status"] == "processing"
     assert fake.count("POST", f"{INTENTS}/{intent_id}/cancel") == 0
+
+
+async def test_an_abandoned_3d_secure_check_is_canceled_too(
+    app: FastAPI, client: httpx.AsyncClient, fake: FakeStripe
+) -> None:
+    creator, _, _, viewer_token = await creator_and_viewer(app, client, fake)
+    tip = await start_tip(client, viewer_token, recipient_id=creator["user_id"], amount=500, currency="JPY")
+    intent_id = tip["payment"]["payment_intent_id"]
+    fake.set_intent_status(intent_id, "requires_action")
+    await backdate(app, tip["transaction_id"], timedelta(hours=2))
+
+    assert await reconcile(app) == 1
+
+    assert (await transaction(app, tip["transaction_id"])).failure_code == "expired"
+    assert fake.intents[intent_id]["status"] == "canceled"
+
+
+async def test_tips_that_stay_pending_go_to_the_back_of_the_queue(
+    app: FastAPI, client: httpx.AsyncClient, fake: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass looks at a bounded number of tips: those still processing must not hide a lost webhook forever."""
+    monkeypatch.setattr("livestream.tips.tasks.BATCH", 2)
+    creator, _, _, viewer_token = await creator_and_viewer(app, client, fake)
+    processing = []
+    for _ in range(2):
+        tip = await start_tip(client, viewer_token, recipient_id=creator["user_id"], amount=500, currency="JPY")
+        fake.set_intent_status(tip["payment"]["payment_intent_id"], "processing")
+        await backdate(app, tip["transaction_id"], timedelta(hours=3))
+        processing.append(tip)
+    lost = await start_tip(client, viewer_token, recipient_id=creator["user_id"], amount=700, currency="JPY")
+    fake.set_intent_status(lost["payment"]["payment_intent_id"], "succeeded")
+    await backdate(app, lost["transaction_id"], STUCK)
+
+    await reconcile(app)  # may look at the two processing ones only
+    await reconcile(app)  # they went to the back: the lost webhook's tip is reached
+
+    assert await status_of(app, lost["transaction_id"]) == "succeeded"
+    for tip in processing:
+        assert await status_of(app, tip["transaction_id"]) == "pending"
