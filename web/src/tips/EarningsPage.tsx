@@ -105,16 +105,7 @@ function ByStream({ earnings }: { earnings: Earnings }) {
                     <Link to={`/watch/${encodeURIComponent(s.stream_id)}`}>{s.title || "Untitled stream"}</Link>
                   </th>
                   <td>{s.started_at ? formatDate(s.started_at) : "—"}</td>
-                  <td className="num">{s.count}</td>
-                  <td className="num">
-                    <Money minor={s.amount} currency={s.currency} />
-                  </td>
-                  <td className="num">
-                    <Money minor={s.fees} currency={s.currency} />
-                  </td>
-                  <td className="num">
-                    <Money minor={s.net} currency={s.currency} />
-                  </td>
+                  <TotalCells total={s} />
                 </tr>
               ))}
             </tbody>
@@ -122,6 +113,26 @@ function ByStream({ earnings }: { earnings: Earnings }) {
         </div>
       )}
     </section>
+  );
+}
+
+type Total = { count: number; amount: number; fees: number; net: number; currency: string };
+
+/** Tips, gross, fees and net: the same four columns in every earnings table. */
+function TotalCells({ total }: { total: Total }) {
+  return (
+    <>
+      <td className="num">{total.count}</td>
+      <td className="num">
+        <Money minor={total.amount} currency={total.currency} />
+      </td>
+      <td className="num">
+        <Money minor={total.fees} currency={total.currency} />
+      </td>
+      <td className="num">
+        <Money minor={total.net} currency={total.currency} />
+      </td>
+    </>
   );
 }
 
@@ -147,16 +158,7 @@ function ByMonth({ earnings }: { earnings: Earnings }) {
               {earnings.by_month.map((m) => (
                 <tr key={`${m.month}-${m.currency}`}>
                   <th scope="row">{monthLabel(m.month)}</th>
-                  <td className="num">{m.count}</td>
-                  <td className="num">
-                    <Money minor={m.amount} currency={m.currency} />
-                  </td>
-                  <td className="num">
-                    <Money minor={m.fees} currency={m.currency} />
-                  </td>
-                  <td className="num">
-                    <Money minor={m.net} currency={m.currency} />
-                  </td>
+                  <TotalCells total={m} />
                 </tr>
               ))}
             </tbody>
