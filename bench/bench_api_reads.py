@@ -11,7 +11,6 @@ enforced: a miss fails the run.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import statistics
 import sys
@@ -41,6 +40,7 @@ from bench.harness import (
     progress,
     stats_table,
 )
+from bench.postgres import app_url, create_database, drop_database
 
 NAME = "api_reads"
 DESCRIPTION = (
@@ -52,7 +52,6 @@ DESCRIPTION = (
 TARGET_RATIOS: dict[str, float] = {"stream": 0.15, "live": 0.15, "user": 0.06}
 MAX_P99_MS = 20.0
 
-POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # flushed first; the tests use 15, the chat benchmarks 14
 
 FOLLOWERS = 4  # users who follow the profile's owner; each of them is live too
@@ -120,29 +119,6 @@ def start_baseline(workdir: Path) -> Server:
     port = free_port()
     argv = [sys.executable, "-m", "bench.baseline_asgi", "--host", "127.0.0.1", "--port", str(port)]
     return Server.start("baseline", argv, port=port, env=clean_env(), workdir=workdir, health_path="/")
-
-
-async def _pg_admin(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def create_postgres_database() -> str:
-    name = f"ls_bench_{secrets.token_hex(5)}"
-    try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        raise BenchError(f"PostgreSQL at {POSTGRES_ADMIN_DSN} is not usable: {type(exc).__name__}: {exc}") from exc
-    return name
-
-
-def drop_postgres_database(name: str) -> None:
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def flush_redis(url: str = REDIS_URL) -> None:
@@ -249,9 +225,9 @@ def run(options: Options) -> BenchResult:
             sqlite_server = start_app(workdir, "app-sqlite", f"sqlite+aiosqlite:///{workdir}/bench.db", None)
             servers.append(sqlite_server)
             apps = [AppUnderTest("sqlite", sqlite_server, seed(sqlite_server.base_url))]
-            pg_name = create_postgres_database()
+            pg_name = create_database("ls_bench")
             flush_redis()
-            pg_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
+            pg_url = app_url(pg_name)
             pg_server = start_app(workdir, "app-postgres", pg_url, REDIS_URL)
             servers.append(pg_server)
             apps.append(AppUnderTest("postgres", pg_server, seed(pg_server.base_url)))
@@ -277,7 +253,7 @@ def run(options: Options) -> BenchResult:
             for server in reversed(servers):
                 server.stop()
             if pg_name is not None:
-                drop_postgres_database(pg_name)
+                drop_database(pg_name)
     machine["load_average_after"] = machine_info()["load_average"]
     return _result(stats, generator, options, machine)
 

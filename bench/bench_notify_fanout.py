@@ -81,6 +81,7 @@ from bench.media_support import (
     run_async,
     source_state,
 )
+from bench.postgres import app_url, create_database, drop_database, dsn
 
 NAME = "notify_fanout"
 DESCRIPTION = (
@@ -102,38 +103,10 @@ PUBLISH_BOUND_S = 120  # -t of every looped publisher: none outlives a stuck ben
 SOURCE_S = 4.0  # the pre-encoded source, looped
 SOURCE_KBPS = 1500
 OTHER_CREATORS = 1_000
-POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 COUNT_SQL = "SELECT count(*) FROM notifications WHERE event_key = $1"
 
 
-def _dsn(database: str) -> str:
-    return f"postgresql://postgres@127.0.0.1:5432/{database}"
-
-
 # --- the database --------------------------------------------------------------------------------------------
-
-
-async def _pg_admin(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def create_database() -> str:
-    name = f"ls_bench_notify_{secrets.token_hex(4)}"
-    try:
-        run_async(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        raise BenchError(f"PostgreSQL at {POSTGRES_ADMIN_DSN} is not usable: {type(exc).__name__}: {exc}") from exc
-    return name
-
-
-def drop_database(name: str) -> None:
-    run_async(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 SEED_SQL = """
@@ -220,7 +193,7 @@ def _start_server(workdir: Path, database: str) -> tuple[Server, int]:
     env = clean_env(
         LS_ENV="test",
         LS_SECRET_KEY=secrets.token_urlsafe(36),
-        LS_DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+        LS_DATABASE_URL=app_url(database),
         LS_HOST="127.0.0.1",
         LS_PORT=str(port),
         LS_PUBLIC_URL=f"http://127.0.0.1:{port}",
@@ -582,25 +555,25 @@ def _measure(
     t0 = time.monotonic()
     source = encode_flv(workdir / "source.flv", seconds=SOURCE_S, video_kbps=SOURCE_KBPS)
     info["source_encode_s"] = round(time.monotonic() - t0, 1)
-    database = create_database()
+    database = create_database("ls_bench_notify")
     info["database"] = database
     server: Server | None = None
     try:
         server, rtmp_port = _start_server(workdir, database)
         creators = run_async(_make_creators(server.base_url))
         t1 = time.monotonic()
-        info["seed"] = run_async(_seed(_dsn(database), creators["A"].user_id, followers, other))
+        info["seed"] = run_async(_seed(dsn(database), creators["A"].user_id, followers, other))
         info["seed"]["total_s"] = round(time.monotonic() - t1, 2)
         progress(
             f"  seeded {followers:,} followers of A in {info['seed']['insert_s']:.1f} s "
             f"(+ VACUUM ANALYZE {info['seed']['vacuum_analyze_s']:.1f} s), {info['seed']['settings_rows']:,} "
             f"with a settings row; B has none; {info['seed']['follows_total']:,} follows in all"
         )
-        samples = run_async(_rounds(server, rtmp_port, _dsn(database), source, procs, creators, followers, rounds))
+        samples = run_async(_rounds(server, rtmp_port, dsn(database), source, procs, creators, followers, rounds))
         server.stop()
         info["server_log"] = _read_log(server.log_path, samples)
         progress("  EXPLAIN ANALYZE of the job's statements ...")
-        info["explain"] = run_async(_explain(_dsn(database), creators["A"].user_id, _fan_out_batch()))
+        info["explain"] = run_async(_explain(dsn(database), creators["A"].user_id, _fan_out_batch()))
         return samples, info
     finally:
         if server is not None:

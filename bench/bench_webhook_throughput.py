@@ -86,6 +86,7 @@ from bench.media_support import (
     run_async,
     source_state,
 )
+from bench.postgres import app_url, create_database, drop_database, dsn
 
 NAME = "webhook_throughput"
 DESCRIPTION = (
@@ -104,7 +105,6 @@ CREATORS = 4
 SENDERS = 200
 REQUEST_TIMEOUT_S = 10.0
 DRAIN_TIMEOUT_S = 60.0
-POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BASELINE_BODY = b'{"received":true}'
 SUCCEEDED = "payment_intent.succeeded"
 # A type no handler takes: still verified, stored once and committed, then answered "ignored".
@@ -115,10 +115,6 @@ LABELS = {
     "stored": f"ours, type {IGNORED} (verified + stored only)",
     "webhook": f"ours, {SUCCEEDED} (the benchmark)",
 }
-
-
-def _dsn(database: str) -> str:
-    return f"postgresql://postgres@127.0.0.1:5432/{database}"
 
 
 # --- the baseline app --------------------------------------------------------------------------------------------
@@ -170,27 +166,6 @@ async def _connect(dsn: str) -> Any:
     import asyncpg  # type: ignore[import-untyped]
 
     return await asyncpg.connect(dsn, timeout=10)
-
-
-async def _pg_admin(statement: str) -> None:
-    conn = await _connect(POSTGRES_ADMIN_DSN)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def create_database() -> str:
-    name = f"ls_bench_webhook_{secrets.token_hex(4)}"
-    try:
-        run_async(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        raise BenchError(f"PostgreSQL at {POSTGRES_ADMIN_DSN} is not usable: {type(exc).__name__}: {exc}") from exc
-    return name
-
-
-def drop_database(name: str) -> None:
-    run_async(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 SEED_SENDERS_SQL = """
@@ -478,7 +453,7 @@ def _start_server(workdir: Path, database: str, secret: str) -> Server:
     env = clean_env(
         LS_ENV="test",
         LS_SECRET_KEY=secrets.token_urlsafe(36),
-        LS_DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+        LS_DATABASE_URL=app_url(database),
         LS_HOST="127.0.0.1",
         LS_PORT=str(port),
         LS_PUBLIC_URL=f"http://127.0.0.1:{port}",
@@ -514,7 +489,7 @@ def _measure(workdir: Path, options: Options) -> tuple[list[Run], dict[str, Any]
     plan = [options.warmup_s] + [options.duration_s] * options.rounds
     share = [math.ceil(RATE_CAP * seconds) for seconds in plan]
     info: dict[str, Any] = {"concurrency": CONCURRENCY, "rate_cap": RATE_CAP, "creators": CREATORS}
-    database = create_database()
+    database = create_database("ls_bench_webhook")
     info["database"] = database
     servers: list[Server] = []
     try:
@@ -523,7 +498,7 @@ def _measure(workdir: Path, options: Options) -> tuple[list[Run], dict[str, Any]
         server = _start_server(workdir, database, secret)
         servers.append(server)
         creators = run_async(_make_creators(server.base_url))
-        pool, info["seed"] = run_async(_seed(_dsn(database), creators, sum(share)))
+        pool, info["seed"] = run_async(_seed(dsn(database), creators, sum(share)))
         progress(
             f"  seeded {len(pool):,} pending tips for {CREATORS} creators' streams from {SENDERS} senders in "
             f"{info['seed']['insert_s']:.1f} s (+ VACUUM ANALYZE {info['seed']['vacuum_s']:.1f} s)"
@@ -556,7 +531,7 @@ def _measure(workdir: Path, options: Options) -> tuple[list[Run], dict[str, Any]
                     run.server_cpu_ms_per_event = round(cpu * 1000 / run.deliveries, 3)
                 if ours:
                     applied += run.outcomes.get("applied", 0)
-                    run.drain_s = round(run_async(_drain(_dsn(database), applied)), 3)
+                    run.drain_s = round(run_async(_drain(dsn(database), applied)), 3)
                 runs.append(run)
                 progress(
                     f"  {tag:<11} {target:<9}{run.events_per_s:>8,.1f} events/s  p50 {run.p50_ms:.2f} ms  "
@@ -568,7 +543,7 @@ def _measure(workdir: Path, options: Options) -> tuple[list[Run], dict[str, Any]
         info["delivered"] = sum(r.deliveries for r in runs if r.target == "webhook")
         info["delivered_stored"] = sum(r.deliveries for r in runs if r.target == "stored")
         info["applied"] = applied
-        info["counts"] = run_async(_counts(_dsn(database)))
+        info["counts"] = run_async(_counts(dsn(database)))
         server.stop()
         info["server_log"] = _log_levels(server.log_path)
         return runs, info
