@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import math
 import secrets
@@ -61,6 +60,7 @@ from typing import Any
 
 import httpx
 
+from bench.baseline_asgi import answering, serve
 from bench.harness import (
     BenchError,
     BenchResult,
@@ -119,44 +119,11 @@ LABELS = {
 
 # --- the baseline app --------------------------------------------------------------------------------------------
 
-_BASELINE_HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BASELINE_BODY)).encode())]
-
-
-async def baseline_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    if scope["type"] != "http":
-        return
-    # The body is read, as the webhook reads it, then dropped.
-    while True:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body"):
-            break
-    await send({"type": "http.response.start", "status": 200, "headers": _BASELINE_HEADERS})
-    await send({"type": "http.response.body", "body": BASELINE_BODY})
+baseline_app = answering(BASELINE_BODY, read_body=True)  # the body is read, as the webhook reads it
 
 
 def serve_baseline(port: int, host: str = "127.0.0.1") -> None:
-    if not ipaddress.ip_address(host).is_loopback:
-        raise SystemExit("the baseline only listens on a loopback address")
-    import uvicorn
-
-    uvicorn.run(
-        baseline_app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        loop="uvloop",
-        http="httptools",
-    )
+    serve(baseline_app, host, port)
 
 
 # --- the database ------------------------------------------------------------------------------------------------
