@@ -309,8 +309,16 @@ async def test_bad_signatures_are_400_and_write_nothing(app: FastAPI, tips_clien
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"[]", b'{"object": "event"}', b'{"object": "event", "id": "evt_1", "type": "x", "created": 1}'],
-    ids=["not-json", "list", "no-id", "no-object"],
+    [
+        b"not json",
+        b"[]",
+        b'{"object": "event"}',
+        b'{"object": "event", "id": "evt_1", "type": "x", "created": 1}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"object": "event", "id": "evt_2", "type": "x", "created": true, "data": {"object": {}}}',
+        b'{"object": "event", "id": "' + b"e" * 300 + b'", "type": "x", "created": 1, "data": {"object": {}}}',
+    ],
+    ids=["not-json", "list", "no-id", "no-object", "deeply-nested", "bool-time", "long-id"],
 )
 async def test_signed_bodies_that_are_not_events_are_400(
     app: FastAPI, tips_client: httpx.AsyncClient, body: bytes

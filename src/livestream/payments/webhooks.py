@@ -29,7 +29,7 @@ def parse_event(payload: bytes, header: str | None, secrets: Sequence[str]) -> W
         raise InvalidEvent("bad or stale signature")
     try:
         data = json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
         raise InvalidEvent("body is not JSON") from exc
     return _event(data)
 

@@ -58,6 +58,16 @@ def _line(row: Row) -> list[str]:
     ]
 
 
+class EarningsExport:
+    """The CSV export reads in batches, each in its own short session, while the response streams."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def received_csv(self, user_id: uuid.UUID) -> AsyncIterator[bytes]:
+        return received_csv(self.db, user_id)
+
+
 async def received_csv(db: Database, user_id: uuid.UUID) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)

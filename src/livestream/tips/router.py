@@ -10,14 +10,13 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from livestream.auth.dependencies import CurrentUser
-from livestream.http.deps import DatabaseDep, SessionDep, end_reads
+from livestream.http.deps import SessionDep, end_reads
 from livestream.http.pagination import PageDep
 from livestream.http.responses import errors
 from livestream.pagination import Page
 from livestream.tips import errors as tip_errors
 from livestream.tips.checkout import Started
 from livestream.tips.dependencies import TipLedgerDep, TippingDep
-from livestream.tips.export import received_csv
 from livestream.tips.schemas import (
     Earnings,
     OnboardingLink,
@@ -126,10 +125,10 @@ async def get_earnings(
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"}, **errors(401)},
     operation_id="exportEarnings",
 )
-async def export_earnings(user: CurrentUser, db: DatabaseDep) -> StreamingResponse:
+async def export_earnings(user: CurrentUser, tipping: TippingDep) -> StreamingResponse:
     """Every tip you received that is not pending, oldest first, as CSV (amounts in major units)."""
     return StreamingResponse(
-        received_csv(db, user.user_id),
+        tipping.export.received_csv(user.user_id),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="earnings.csv"', "Cache-Control": "no-store"},
     )

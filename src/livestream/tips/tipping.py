@@ -23,6 +23,7 @@ from livestream.realtime.engine import Engine
 from livestream.tips import errors
 from livestream.tips.announce import TipAnnouncer
 from livestream.tips.checkout import TipCheckout
+from livestream.tips.export import EarningsExport
 from livestream.tips.payouts import Payouts
 from livestream.tips.settlement import Settlement
 from livestream.tips.tasks import TipJobs
@@ -67,6 +68,7 @@ def make_provider(
 @dataclass
 class Tipping:
     payouts: Payouts
+    export: EarningsExport
     provider: PaymentProvider | None = None
     events: PaymentEvents | None = None
     settlement: Settlement | None = None
@@ -87,8 +89,9 @@ class Tipping:
     ) -> Tipping:
         provider = make_provider(settings, db, runtime)
         payouts = Payouts(db, provider, settings, engine.counters)
+        export = EarningsExport(db)
         if provider is None:
-            return cls(payouts=payouts)
+            return cls(payouts=payouts, export=export)
         if isinstance(provider, TestProvider):
             provider.register()
         announcer = TipAnnouncer(db, engine, runtime, delivery, history_seconds=settings.chat_history_seconds)
@@ -106,6 +109,7 @@ class Tipping:
         secrets = (provider.webhook_secret(), *((connect.get_secret_value(),) if connect else ()))
         return cls(
             payouts=payouts,
+            export=export,
             provider=provider,
             events=events,
             settlement=settlement,
