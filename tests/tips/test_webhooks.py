@@ -377,3 +377,40 @@ class TestSecondSecretAndModes:
         assert answer.json()["outcome"] == "other_mode"
         assert await status_of(app, tip["transaction_id"]) == "pending"
         assert await tip_frames(app, stream_id) == []
+
+
+async def test_a_failed_tip_paid_before_its_cancel_is_refunded_without_its_success_event(
+    app: FastAPI, tips_client: httpx.AsyncClient
+) -> None:
+    """The cancel is refused because the intent was paid; the success webhook never comes."""
+    tip, _ = await pending_tip(app, tips_client)
+    intent = tip["payment"]["payment_intent_id"]
+    async with container(app).db.unit_of_work() as session:
+        await session.execute(update(TestIntent).where(TestIntent.intent_id == intent).values(status="succeeded"))
+    failed = event_body("payment_intent.payment_failed", intent_object(intent, 500, "JPY", "requires_payment_method"))
+    assert (await deliver(tips_client, app, failed)).json()["outcome"] == "applied"
+    await settled(app)
+    row = await tip_row(app, tip["transaction_id"])
+    assert (row.status, row.refund_due) == ("failed", False)
+    assert await intent_refunded(app, tip) is True
+
+
+async def test_a_success_decided_on_a_stale_read_still_sees_the_failure(
+    app: FastAPI, tips_client: httpx.AsyncClient
+) -> None:
+    """SQLite has no row locks: the reconciler may read a tip pending that a webhook fails a moment later."""
+    tip, _ = await pending_tip(app, tips_client)
+    stale = await tip_row(app, tip["transaction_id"])
+    assert stale.status == "pending"
+    intent = tip["payment"]["payment_intent_id"]
+    failed = event_body("payment_intent.payment_failed", intent_object(intent, 500, "JPY", "requires_payment_method"))
+    await deliver(tips_client, app, failed)
+    settlement = container(app).tipping.settlement
+    assert settlement is not None
+    async with container(app).db.unit_of_work() as session:
+        outcome = await settlement.succeeded(session, stale, 500, "jpy")
+    assert outcome == "refunding"
+    await settled(app)
+    row = await tip_row(app, tip["transaction_id"])
+    # Owed, and still owed: this intent was never really paid, so the provider refuses the refund (logged).
+    assert (row.status, row.refund_due) == ("failed", True)

@@ -109,14 +109,14 @@ class TestIntentRepository:
     async def add(self, intent: TestIntent) -> bool:
         return await add_unless_conflict(self.session, intent)
 
-    async def confirm(
-        self, intent_id: str, confirmable: Iterable[str], *, status: str, failure_code: str | None, now: datetime
+    async def move(
+        self, intent_id: str, allowed_from: Iterable[str], *, status: str, failure_code: str | None, now: datetime
     ) -> TestIntent | None:
-        """Move a confirmable intent to ``status``; None when it is not there or not confirmable now."""
+        """Compare-and-set: the intent moved to ``status`` if it was in ``allowed_from``, else None."""
         moved = (
             await self.session.execute(
                 update(TestIntent)
-                .where(TestIntent.intent_id == intent_id, TestIntent.status.in_(list(confirmable)))
+                .where(TestIntent.intent_id == intent_id, TestIntent.status.in_(list(allowed_from)))
                 .values(status=status, failure_code=failure_code, updated_at=now)
                 .returning(TestIntent.intent_id)
                 .execution_options(synchronize_session=False)

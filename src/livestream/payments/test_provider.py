@@ -38,6 +38,7 @@ DELIVER = "payments.test_deliver"
 SUCCEEDS = frozenset({"4242424242424242", "4000056655665556", "5555555555554444", "378282246310005"})
 DECLINES = {"4000000000000002": "card_declined", "4000000000009995": "insufficient_funds"}
 CONFIRMABLE = frozenset({"requires_payment_method", "requires_confirmation"})
+CANCELABLE = CONFIRMABLE | {"requires_action", "processing"}
 DELIVERY_ATTEMPTS = 8
 
 
@@ -154,13 +155,15 @@ class TestProvider:
 
     async def cancel_intent(self, intent_id: str) -> None:
         async with self.db.unit_of_work() as session:
-            found = await TestIntentRepository(session).get(intent_id, for_update=True)
+            intents = TestIntentRepository(session)
+            # A compare-and-set, as confirm's: a confirmation landing at the same moment is never overwritten.
+            if await intents.move(intent_id, CANCELABLE, status="canceled", failure_code=None, now=utcnow()):
+                return
+            found = await intents.get(intent_id, fresh=True)
             if found is None:
                 raise ProviderRefused("no such payment intent")
             if found.status == "succeeded":
                 raise ProviderRefused("a succeeded payment intent cannot be canceled")
-            found.status = "canceled"
-            found.updated_at = utcnow()
 
     async def refund(self, intent_id: str, *, idempotency_key: str) -> None:
         async with self.db.unit_of_work() as session:
@@ -204,7 +207,7 @@ class TestProvider:
         async with self.db.unit_of_work() as session:
             intents = TestIntentRepository(session)
             # A compare-and-set: two confirmations at once (SQLite has no row locks) pay it once.
-            found = await intents.confirm(intent_id, CONFIRMABLE, status=status, failure_code=failure, now=utcnow())
+            found = await intents.move(intent_id, CONFIRMABLE, status=status, failure_code=failure, now=utcnow())
             if found is None:
                 if await intents.get(intent_id) is None:
                     raise IntentNotFound()

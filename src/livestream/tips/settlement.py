@@ -93,12 +93,17 @@ class Settlement:
             if tip.status in ("pending", "failed"):
                 self.owe_refund(session, tip)
             return "mismatch"
-        if tip.status == "failed":
+        if tip.status != "failed" and await self.move(session, tip, "succeeded"):
+            return "applied"
+        # Not moved. Read again: on SQLite the read above held no lock, and a failure may have landed since (the
+        # UPDATE that just matched nothing holds the write lock now, so this read is the final word).
+        current = await TipRepository(session).get(tip.transaction_id, fresh=True)
+        if current is not None and current.status == "failed":
             # Paid in the moment before its intent was canceled: the money goes back, the tip stays failed.
             log.error("tip_paid_after_failure", transaction_id=str(tip.transaction_id))
-            self.owe_refund(session, tip)
+            self.owe_refund(session, current)
             return "refunding"
-        return "applied" if await self.move(session, tip, "succeeded") else "unchanged"
+        return "unchanged"
 
     def owe_refund(self, session: AsyncSession, tip: Transaction) -> None:
         """Recorded on the row in this transaction (the reconciler finds it if the job is lost), sent after it."""
@@ -187,8 +192,16 @@ class Settlement:
         try:
             await self.provider.cancel_intent(intent_id)
         except ProviderRefused:
-            # Paid in the meantime: its success event (or the reconciler) refunds it.
+            # Paid in the meantime. Its success event would say so, but it may never come (the reconciler only
+            # looks at pending tips): ask now, and owe the refund if it was paid.
             log.warning("tip_cancel_refused", intent_id=intent_id)
+            intent = await self.provider.retrieve_intent(intent_id)
+            if intent.status != "succeeded":
+                return
+            async with self.db.unit_of_work() as session:
+                tip = await TipRepository(session).by_payment(intent_id, for_update=True)
+                if tip is not None:
+                    await self.succeeded(session, tip, intent.amount, intent.currency.lower())
 
     async def refund_payment(self, transaction_id: str) -> None:
         """Give back a payment the row says is owed. Refunds are idempotent at the provider (one key per

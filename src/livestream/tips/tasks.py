@@ -62,6 +62,10 @@ class TipJobs:
             except (ProviderError, ProviderRefused, PaymentProviderError) as exc:
                 log.warning("tip_reconcile_failed", transaction_id=str(tip.transaction_id), error=str(exc))
                 changed = False
+            except Exception as exc:
+                # Whatever it is, one tip must not stop the pass (it goes to the back of the queue below).
+                log.error("tip_reconcile_crashed", transaction_id=str(tip.transaction_id), error=repr(exc))
+                changed = False
             if changed:
                 moved += 1
             else:
@@ -72,6 +76,8 @@ class TipJobs:
                 await self.settlement.refund_payment(str(tip.transaction_id))
             except (ProviderError, PaymentProviderError) as exc:
                 log.warning("tip_refund_failed", transaction_id=str(tip.transaction_id), error=str(exc))
+            except Exception as exc:
+                log.error("tip_refund_crashed", transaction_id=str(tip.transaction_id), error=repr(exc))
         if moved or owed:
             log.info("tips_reconciled", moved=moved, looked_at=len(stuck), refunds_due=len(owed))
         return moved
