@@ -12,14 +12,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from livestream.db import utcnow
 from livestream.notifications.models import Notification
 from livestream.payments.models import PaymentEvent, TestIntent
 from livestream.payments.webhooks import sign
 from livestream.tips.models import Transaction
-from tests.api.helpers import assert_error, bearer, container, quick_user
+from livestream.tips.repository import TipRepository
+from tests.api.helpers import access_token, assert_error, bearer, container, quick_user
 from tests.notifications.test_notifications import go_live
 from tests.tips.support import (
     WEBHOOK,
@@ -414,3 +415,55 @@ async def test_a_success_decided_on_a_stale_read_still_sees_the_failure(
     row = await tip_row(app, tip["transaction_id"])
     # Owed, and still owed: this intent was never really paid, so the provider refuses the refund (logged).
     assert (row.status, row.refund_due) == ("failed", True)
+
+
+async def test_a_lost_notification_job_is_made_up_by_the_reconciler(
+    app: FastAPI, tips_client: httpx.AsyncClient
+) -> None:
+    tip, stream_id = await pending_tip(app, tips_client)
+    await deliver(tips_client, app, succeeded(tip))
+    await settled(app)
+    assert await tip_notifications(app) == 1
+    # As if the notification job had died with its worker, two minutes and more ago.
+    async with container(app).db.unit_of_work() as session:
+        await session.execute(delete(Notification).where(Notification.type == "tip_received"))
+        await session.execute(
+            update(Transaction)
+            .where(Transaction.transaction_id == uuid.UUID(tip["transaction_id"]))
+            .values(settled_at=utcnow() - timedelta(minutes=3))
+        )
+    jobs = container(app).tipping.jobs
+    assert jobs is not None
+    await jobs.reconcile_pending()
+    await settled(app)
+    assert await tip_notifications(app) == 1
+    await jobs.reconcile_pending()
+    await settled(app)
+    assert await tip_notifications(app) == 1  # told once
+    assert len(await tip_frames(app, stream_id)) == 1  # and the chat is not told again
+
+
+async def test_a_creator_who_turned_tips_off_is_not_told_by_the_reconciler(
+    app: FastAPI, tips_client: httpx.AsyncClient
+) -> None:
+    tip, _ = await pending_tip(app, tips_client)
+    off = await tips_client.put(
+        "/api/users/me/notification-settings",
+        json={"kinds": {"tip_received": False}},
+        headers=bearer(await access_token(app, tip["recipient"])),
+    )
+    assert off.status_code == 200, off.text
+    await deliver(tips_client, app, succeeded(tip))
+    await settled(app)
+    async with container(app).db.unit_of_work() as session:
+        await session.execute(
+            update(Transaction)
+            .where(Transaction.transaction_id == uuid.UUID(tip["transaction_id"]))
+            .values(settled_at=utcnow() - timedelta(minutes=3))
+        )
+        assert await TipRepository(session).unnotified(utcnow() - timedelta(hours=1), utcnow(), 10) == []
+    jobs = container(app).tipping.jobs
+    assert jobs is not None
+    await jobs.reconcile_pending()
+    await settled(app)
+    assert await tip_notifications(app) == 0

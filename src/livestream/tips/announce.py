@@ -34,14 +34,15 @@ class TipAnnouncer:
     def register(self) -> None:
         self.jobs.register(NOTIFY, self.notify)
 
-    async def succeeded(self, transaction_id: uuid.UUID) -> None:
-        """Once, after the commit that made the tip succeed: the chat frame now, the notification as a job."""
+    async def succeeded(self, transaction_id: uuid.UUID, *, chat: bool = True) -> None:
+        """Once, after the commit that made the tip succeed: the chat frame now, the notification as a job.
+        ``chat=False``: the notification only (the reconciler, for a job that was lost)."""
         async with self.db.sessionmaker() as session:
             found = await TipRepository(session).announcement(transaction_id, utcnow())
         if found is None:
             return
         tip, sender = found.tip, found.sender
-        if tip.stream_id is not None:
+        if chat and tip.stream_id is not None:
             frame_id, frame = frames.tip(
                 tip.transaction_id,
                 None if sender is None else (sender.user_id, sender.username),

@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 
 from livestream.chat.models import ChatBan
 from livestream.db import add_unless_conflict
+from livestream.notifications.models import Notification, NotificationSettings
 from livestream.pagination import Cursor
 from livestream.streams.models import Stream
 from livestream.tips.models import Transaction
@@ -163,6 +164,33 @@ class TipRepository:
             .values(updated_at=now)
             .execution_options(synchronize_session=False)
         )
+
+    async def unnotified(self, since: datetime, until: datetime, limit: int) -> list[uuid.UUID]:
+        """Tips that succeeded between ``since`` and ``until`` whose recipient wants to hear of tips and has no
+        ``tip_received`` notification of them (its job was lost)."""
+        wants = or_(NotificationSettings.tip_received.is_(None), NotificationSettings.tip_received.is_(True))
+        query = (
+            select(Transaction.transaction_id, Transaction.recipient_id)
+            .outerjoin(NotificationSettings, NotificationSettings.user_id == Transaction.recipient_id)
+            .where(
+                Transaction.status == "succeeded",
+                Transaction.settled_at >= since,
+                Transaction.settled_at < until,
+                wants,
+            )
+            .order_by(Transaction.settled_at)
+            .limit(limit)
+        )
+        candidates = (await self.session.execute(query)).all()
+        if not candidates:
+            return []
+        keys = {f"tip_received:{tip_id}": tip_id for tip_id, _ in candidates}
+        told = select(Notification.event_key).where(
+            Notification.user_id.in_({recipient for _, recipient in candidates}),
+            Notification.event_key.in_(list(keys)),
+        )
+        done = set((await self.session.execute(told)).scalars())
+        return [tip_id for key, tip_id in keys.items() if key not in done]
 
     async def refunds_due(self, before: datetime, limit: int) -> list[Transaction]:
         query = (

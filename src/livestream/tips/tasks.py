@@ -5,7 +5,8 @@ up at the provider. A succeeded intent settles the tip as its webhook would have
 compare-and-set); a canceled one, or one whose payment failed, fails it; one nobody paid for ``ABANDONED``
 (a 3-D Secure check left open included) is canceled at the provider and the tip fails as ``expired``. Intents still
 processing are left for a later pass, behind the others (each tip looked at goes to the back of the queue). Then
-refunds still owed (a payment for a failed tip or for another amount) whose job was lost are sent again.
+refunds still owed (a payment for a failed tip or for another amount) whose job was lost are sent again, and
+creators whose ``tip_received`` notification job was lost are told.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ ABANDONED = timedelta(hours=1)
 BATCH = 200
 # A refund owed is the refund job's first; the reconciler sends those still owed this long after.
 REFUND_GRACE = timedelta(minutes=2)
+# Creators not yet told of a tip that succeeded within NOTIFY_LOOK_BACK, and not in the last NOTIFY_GRACE (its
+# job may still be running), are told again (the notification is unique per tip: never twice).
+NOTIFY_LOOK_BACK = timedelta(hours=6)
+NOTIFY_GRACE = timedelta(minutes=2)
 # Intents nobody finished paying: canceled once the tip is ABANDONED (a 3-D Secure check left open included).
 UNPAID = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
 
@@ -78,8 +83,14 @@ class TipJobs:
                 log.warning("tip_refund_failed", transaction_id=str(tip.transaction_id), error=str(exc))
             except Exception as exc:
                 log.error("tip_refund_crashed", transaction_id=str(tip.transaction_id), error=repr(exc))
-        if moved or owed:
-            log.info("tips_reconciled", moved=moved, looked_at=len(stuck), refunds_due=len(owed))
+        async with self.db.sessionmaker() as session:
+            untold = await TipRepository(session).unnotified(now - NOTIFY_LOOK_BACK, now - NOTIFY_GRACE, BATCH)
+        for transaction_id in untold:
+            await self.settlement.announcer.succeeded(transaction_id, chat=False)
+        if moved or owed or untold:
+            log.info(
+                "tips_reconciled", moved=moved, looked_at=len(stuck), refunds_due=len(owed), renotified=len(untold)
+            )
         return moved
 
     async def _settle(self, tip: Transaction, *, abandoned: bool) -> bool:
