@@ -13,9 +13,6 @@ from typing import Any, Protocol
 # ISO 4217 codes tips may use, with their minor-unit exponent (how many digits follow the decimal point).
 CURRENCIES: dict[str, int] = {"JPY": 0, "USD": 2, "EUR": 2}
 
-# Stripe's PaymentIntent statuses that end an intent; every other one may still move.
-FINAL_INTENT_STATUSES = frozenset({"succeeded", "canceled"})
-
 
 class ProviderError(Exception):
     """The provider could not be reached or failed (network, 5xx, 429): the same call may work later."""

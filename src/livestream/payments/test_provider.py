@@ -57,10 +57,20 @@ class IntentNotConfirmable(Conflict):
     message = "This payment is already paid or cancelled; start a new one"
 
 
+DECLINE_MESSAGES = {
+    "card_declined": "Your card was declined.",
+    "insufficient_funds": "Your card has insufficient funds.",
+}
+
+
 @dataclass(frozen=True)
 class Confirmation:
     status: str
     failure_code: str | None
+
+
+def decline_message(confirmation: Confirmation) -> str:
+    return DECLINE_MESSAGES.get(confirmation.failure_code or "", "Your card was declined.")
 
 
 def luhn_ok(number: str) -> bool:

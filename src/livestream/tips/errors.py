@@ -82,3 +82,9 @@ class InvalidSignature(BadRequest):
 class EventNotHandled(ServiceUnavailable):
     code = "EVENT_NOT_HANDLED"
     message = "The event could not be handled now; deliver it again later"
+
+
+class TestPaymentsOff(NotFound):
+    __test__ = False  # not a pytest class, whatever its name
+    code = "NOT_FOUND"
+    message = "Test payments are not enabled on this server"

@@ -6,24 +6,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel, ConfigDict, Field
 
-from livestream.errors import AppError, NotFound
+from livestream.errors import AppError
 from livestream.http.responses import errors
 from livestream.logging import get_logger
 from livestream.payments.base import InvalidEvent
+from livestream.payments.test_provider import decline_message
 from livestream.payments.webhooks import MAX_BODY_BYTES, parse_event
 from livestream.tips.dependencies import TippingDep
-from livestream.tips.errors import EventNotHandled, InvalidSignature
+from livestream.tips.errors import EventNotHandled, InvalidSignature, TestPaymentsOff
+from livestream.tips.schemas import DeclineOut, TestConfirm, TestConfirmed, WebhookReceived
 
 log = get_logger("livestream.payments")
 
 router = APIRouter(tags=["payments"])
-
-
-class WebhookReceived(BaseModel):
-    received: bool = True
-    outcome: str = Field(description="What was done: applied, unchanged, duplicate, ignored, unknown…")
 
 
 @router.post(
@@ -61,38 +57,6 @@ async def stripe_webhook(
     return WebhookReceived(outcome=outcome)
 
 
-class TestConfirm(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    payment_intent_id: str = Field(min_length=1, max_length=64)
-    client_secret: str = Field(min_length=1, max_length=128)
-    card_number: str = Field(min_length=1, max_length=30)
-    exp_month: int = Field(ge=1, le=12)
-    exp_year: int = Field(ge=0, le=9999)
-    cvc: str = Field(min_length=3, max_length=4)
-
-
-class DeclineOut(BaseModel):
-    code: str
-    message: str
-
-
-class TestConfirmed(BaseModel):
-    status: str = Field(description="succeeded, or requires_payment_method after a decline")
-    error: DeclineOut | None
-
-
-DECLINE_MESSAGES = {
-    "card_declined": "Your card was declined.",
-    "insufficient_funds": "Your card has insufficient funds.",
-}
-
-
-class TestPaymentsOff(NotFound):
-    code = "NOT_FOUND"
-    message = "Test payments are not enabled on this server"
-
-
 @router.post(
     "/api/payments/test/confirm",
     response_model=TestConfirmed,
@@ -108,9 +72,5 @@ async def confirm_test_payment(body: TestConfirm, tipping: TippingDep) -> TestCo
     done = await provider.confirm(
         body.payment_intent_id, body.client_secret, body.card_number, body.exp_month, body.exp_year, body.cvc
     )
-    error = None
-    if done.failure_code is not None:
-        error = DeclineOut(
-            code=done.failure_code, message=DECLINE_MESSAGES.get(done.failure_code, "Your card was declined.")
-        )
+    error = None if done.failure_code is None else DeclineOut(code=done.failure_code, message=decline_message(done))
     return TestConfirmed(status=done.status, error=error)

@@ -139,3 +139,30 @@ class TippingInfo(BaseModel):
 
 class WebhookReceived(BaseModel):
     received: bool = True
+    outcome: str = Field(description="What was done: applied, unchanged, duplicate, ignored, unknown…")
+
+
+class TestConfirm(BaseModel):
+    """The test provider's card form."""
+
+    __test__ = False  # not a pytest class, whatever its name
+    model_config = ConfigDict(extra="forbid")
+
+    payment_intent_id: str = Field(min_length=1, max_length=64)
+    client_secret: str = Field(min_length=1, max_length=128)
+    card_number: str = Field(min_length=1, max_length=30)
+    exp_month: int = Field(ge=1, le=12)
+    exp_year: int = Field(ge=0, le=9999)
+    cvc: str = Field(min_length=3, max_length=4)
+
+
+class DeclineOut(BaseModel):
+    code: str
+    message: str
+
+
+class TestConfirmed(BaseModel):
+    __test__ = False
+
+    status: str = Field(description="succeeded, or requires_payment_method after a decline")
+    error: DeclineOut | None
