@@ -64,24 +64,20 @@ class EarningsExport:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def received_csv(self, user_id: uuid.UUID) -> AsyncIterator[bytes]:
-        return received_csv(self.db, user_id)
-
-
-async def received_csv(db: Database, user_id: uuid.UUID) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(HEADER)
-    after: Cursor | None = None
-    while True:
-        async with db.sessionmaker() as session:
-            rows = await TipRepository(session).received_batch(user_id, after=after, limit=BATCH)
-        for row in rows:
-            writer.writerow(_line(row))
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-        if len(rows) < BATCH:
-            return
-        last = rows[-1][0]
-        after = Cursor(created_at=last.created_at, id=last.transaction_id)
+    async def received_csv(self, user_id: uuid.UUID) -> AsyncIterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(HEADER)
+        after: Cursor | None = None
+        while True:
+            async with self.db.sessionmaker() as session:
+                rows = await TipRepository(session).received_batch(user_id, after=after, limit=BATCH)
+            for row in rows:
+                writer.writerow(_line(row))
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+            if len(rows) < BATCH:
+                return
+            last = rows[-1][0]
+            after = Cursor(created_at=last.created_at, id=last.transaction_id)

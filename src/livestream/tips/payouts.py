@@ -120,32 +120,15 @@ class Payouts:
 
     def _status(self, account: PayoutAccount | None) -> PayoutStatus:
         provider = self.provider
-        default = self.settings.tip_default_currency
-        if provider is None:
-            return PayoutStatus(
-                provider=None,
-                status="disabled",
-                can_receive_tips=False,
-                currency=default,
-                details_submitted=False,
-                payouts_enabled=False,
-            )
-        name = "stripe" if provider.name == "stripe" else "test"
-        if not provider.needs_onboarding:
+        name = None if provider is None else ("stripe" if provider.name == "stripe" else "test")
+        if provider is None or not provider.needs_onboarding or account is None:
+            # No account to speak of: tips are off, test payments need none, or onboarding has not started.
+            state = "disabled" if provider is None else "not_needed" if not provider.needs_onboarding else "not_started"
             return PayoutStatus(
                 provider=name,
-                status="not_needed",
-                can_receive_tips=True,
-                currency=default,
-                details_submitted=False,
-                payouts_enabled=False,
-            )
-        if account is None:
-            return PayoutStatus(
-                provider=name,
-                status="not_started",
-                can_receive_tips=False,
-                currency=default,
+                status=state,
+                can_receive_tips=state == "not_needed",
+                currency=self.settings.tip_default_currency,
                 details_submitted=False,
                 payouts_enabled=False,
             )
@@ -155,7 +138,7 @@ class Payouts:
             state = "restricted"
         else:
             state = "pending"
-        currency = account.currency if account.currency in CURRENCIES else default
+        currency = account.currency if account.currency in CURRENCIES else self.settings.tip_default_currency
         return PayoutStatus(
             provider=name,
             status=state,
