@@ -20,7 +20,7 @@ const VIEWER_POINTS = [
   { title: "Watch anywhere", text: "Right in the browser, live with low latency or replayed later with seeking." },
   {
     title: "Tip your creators",
-    text: "Send a tip from a channel or during a live stream and it shows in the chat. Stripe handles the card; its number never reaches us.",
+    text: "Send a tip from a channel or during a live stream and it shows in the chat. With Stripe, you type your card into Stripe's own form: its number never reaches us.",
   },
 ];
 
