@@ -62,6 +62,10 @@ SETTINGS = {
     "public_url": "http://testserver",
     "log_json": True,
     "rtmp_enabled": False,
+    # Reconcilers and purges run when a test asks, as in every other test app (tests/conftest.py): here they would
+    # start at each minute's turn beside the generated requests, and twice a SQLite write waited past its 5 s
+    # busy timeout on the registration of a test's users (a 500 in the fixture, not in the operation under test).
+    "jobs_periodic": False,
     # Tips on, with the local provider: its routes answer as documented (tips off, they would all say 503).
     "payments": "test",
     # Generated sign-ins fail by the hundred from one address: a lockout would answer 429 to everything after.
